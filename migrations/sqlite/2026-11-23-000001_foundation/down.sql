@@ -1,0 +1,11 @@
+DROP TABLE instance_secrets;
+DROP TABLE outbox_jobs;
+DROP TABLE idempotency_keys;
+DROP TABLE ledger_entries;
+DROP TABLE purchases;
+DROP TABLE cards;
+DROP TABLE customer_consents;
+DROP TABLE customers;
+DROP TABLE staff_users;
+DROP TABLE locations;
+DROP TABLE programs;

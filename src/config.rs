@@ -1,0 +1,143 @@
+//! Every setting, declared once: name, type, default and doc. Read from `encarte.toml` (or the
+//! file in `ENCARTE_CONFIG`), then from `ENCARTE_<NAME>` environment variables, which win.
+//! `encarte config` prints the table the README carries; a test keeps the two in step.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// One documented setting, for `encarte config` and the README.
+pub struct SettingDoc {
+    pub name: &'static str,
+    pub doc: &'static str,
+}
+
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr ),+ $(,)?) => {
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Config {
+            $( $(#[doc = $doc])+ pub $name: $ty, )+
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config { $( $name: $default, )+ }
+            }
+        }
+
+        pub const SETTINGS: &[SettingDoc] = &[
+            $( SettingDoc { name: stringify!($name), doc: concat!($($doc),+) }, )+
+        ];
+    };
+}
+
+settings! {
+    /// Address and port the HTTP server listens on.
+    bind: String = "127.0.0.1:8080".to_owned(),
+    /// Directory for the SQLite database, generated secrets and development certificates.
+    data_dir: PathBuf = PathBuf::from("./data"),
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`. Also read from `DATABASE_URL`. Empty means
+    /// `sqlite://{data_dir}/encarte.db`.
+    database_url: Option<String> = None,
+    /// Public base URL of this service, used in links and passes. Empty means `http://{bind}`.
+    public_url: Option<String> = None,
+    /// Create the `demo` program (one shop, an owner and a cashier) when the database has no program yet.
+    demo: bool = true,
+    /// Password of the demo staff accounts. Empty means a random one, printed once at creation.
+    demo_password: Option<String> = None,
+    /// HS256 secret for staff tokens. Empty means one generated once: into `{data_dir}/jwt_secret`
+    /// on SQLite, into the database on PostgreSQL (so that every node signs with the same key).
+    jwt_secret: Option<String> = None,
+    /// Lifetime of a staff token, in hours.
+    token_ttl_hours: i64 = 12,
+    /// Maximum database connections per node.
+    db_pool_size: u32 = 16,
+    /// Seconds to wait for a database connection (at start-up, and per request) before giving up.
+    db_timeout_seconds: u64 = 5,
+    /// Run the outbox worker inside `encarte serve` (turn off to run `encarte worker` separately).
+    worker: bool = true,
+    /// Milliseconds the worker sleeps when it finds no due job.
+    worker_poll_ms: u64 = 500,
+    /// Jobs a worker claims at once.
+    worker_batch: i64 = 32,
+    /// Seconds a claimed job stays leased to its worker; after that another worker may take it over.
+    job_lease_seconds: i64 = 60,
+    /// Hours an Idempotency-Key is remembered.
+    idempotency_retention_hours: i64 = 48,
+    /// Log filter (tracing syntax); `RUST_LOG` takes precedence.
+    log: String = "info,actix_server=warn".to_owned(),
+    /// `text` for people, `json` for log collectors.
+    log_format: String = "text".to_owned(),
+    /// HTTP worker threads; 0 means one per core.
+    http_workers: usize = 0,
+}
+
+impl Config {
+    /// Defaults, then `encarte.toml` (or `$ENCARTE_CONFIG`), then the environment.
+    pub fn load() -> anyhow::Result<Config> {
+        let file = std::env::var("ENCARTE_CONFIG").unwrap_or_else(|_| "encarte.toml".to_owned());
+        let explicit = std::env::var_os("ENCARTE_CONFIG").is_some();
+        if explicit && !Path::new(&file).exists() {
+            anyhow::bail!("ENCARTE_CONFIG names {file}, which does not exist");
+        }
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("ENCARTE_").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url"]))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.token_ttl_hours <= 0 {
+            anyhow::bail!("token_ttl_hours must be positive");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            anyhow::bail!("log_format must be text or json");
+        }
+        if self.db_pool_size == 0 || self.worker_batch <= 0 || self.job_lease_seconds <= 0 {
+            anyhow::bail!("db_pool_size, worker_batch and job_lease_seconds must be positive");
+        }
+        if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
+            if secret.len() < 32 {
+                anyhow::bail!("jwt_secret must have at least 32 characters");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match self.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("encarte.db").display()),
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        match self.public_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// The settings as a Markdown table (for the README).
+    pub fn markdown_table() -> String {
+        let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+        let mut out = String::from("| setting | environment | default | meaning |\n|---|---|---|---|\n");
+        for s in SETTINGS {
+            let default = match defaults.get(s.name) {
+                Some(serde_json::Value::Null) | None => "(none)".to_owned(),
+                Some(serde_json::Value::String(v)) => format!("`{v}`"),
+                Some(v) => format!("`{v}`"),
+            };
+            let env = format!("`ENCARTE_{}`", s.name.to_uppercase());
+            out.push_str(&format!("| `{}` | {} | {} | {} |\n", s.name, env, default, s.doc.trim()));
+        }
+        out
+    }
+}

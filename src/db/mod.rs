@@ -1,0 +1,263 @@
+//! Storage: one connection type over SQLite and PostgreSQL (`diesel::MultiConnection`), the pool,
+//! embedded migrations, and the write transaction. Backend-specific code lives here and in
+//! `repo/` only, in a `match` on [`DbConn`].
+
+pub mod repo;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{self, ManageConnection, PooledConnection, R2D2Connection};
+use diesel::result::Error as DieselError;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::AppError;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL whose scheme has been checked. Anything but `sqlite:` and `postgres(ql)://` is
+/// refused: a typo must never silently create an empty SQLite file.
+#[derive(Clone)]
+pub struct DbUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl std::fmt::Debug for DbUrl {
+    // Never print the URL itself: it may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbUrl({})", self.backend.name())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbUrlError {
+    #[error("DATABASE_URL has an unknown scheme {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnknownScheme(String),
+    #[error("DATABASE_URL names no SQLite file: use sqlite://PATH")]
+    EmptyPath,
+}
+
+impl DbUrl {
+    pub fn parse(url: &str) -> Result<Self, DbUrlError> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if rest.is_empty() {
+                return Err(DbUrlError::EmptyPath);
+            }
+            return Ok(DbUrl { backend: Backend::Sqlite, target: rest.to_owned() });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // libpq waits for the OS timeout (minutes) on an unreachable host unless told otherwise.
+            let target = if url.contains("connect_timeout=") {
+                url.to_owned()
+            } else {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}connect_timeout=5")
+            };
+            return Ok(DbUrl { backend: Backend::Postgres, target });
+        }
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(DbUrlError::UnknownScheme(scheme.chars().take(20).collect()))
+    }
+
+    pub fn sqlite(path: &std::path::Path) -> Self {
+        DbUrl { backend: Backend::Sqlite, target: path.display().to_string() }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        (self.backend == Backend::Sqlite && !self.target.starts_with("file:") && self.target != ":memory:")
+            .then(|| PathBuf::from(&self.target))
+    }
+
+    /// Opens one connection of the right backend, with our SQLite settings applied.
+    pub fn establish(&self) -> Result<DbConn, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => {
+                PgConnection::establish(&self.target).map(DbConn::Pg).map_err(r2d2::Error::ConnectionError)
+            }
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.target).map_err(r2d2::Error::ConnectionError)?;
+                // foreign_keys is off by default in SQLite; busy_timeout lets writers queue instead of failing.
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        self.url.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type PooledConn = PooledConnection<Manager>;
+
+/// The shared handle to the database: a pool plus the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects (failing within `timeout` when the database can't be reached) and runs the
+    /// embedded migrations.
+    pub fn open(url: &DbUrl, pool_size: u32, timeout: Duration) -> anyhow::Result<Db> {
+        if let Some(path) = url.sqlite_path() {
+            // WAL is a property of the file: set it once, before the pool opens its connections.
+            let mut conn =
+                url.establish().with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+            if let DbConn::Sqlite(c) = &mut conn {
+                c.batch_execute("PRAGMA journal_mode = WAL;")?;
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(timeout)
+            .build(Manager { url: url.clone() })
+            .map_err(|e| anyhow::anyhow!("cannot connect to the {} database: {e}", url.backend.name()))?;
+        let db = Db { pool, backend: url.backend };
+        let mut conn = db.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
+        run_migrations(&mut conn)?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> Result<PooledConn, AppError> {
+        self.pool.get().map_err(|e| AppError::Unavailable(anyhow::anyhow!("database pool: {e}")))
+    }
+
+    /// Runs `f` in one write transaction on a blocking thread (diesel is synchronous).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || write_tx(&mut *db.conn()?, f)).await
+    }
+
+    /// Runs `f` in one read transaction, so that everything it reads is one consistent snapshot.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.clone();
+        blocking(move || {
+            let mut conn = db.conn()?;
+            std::ops::DerefMut::deref_mut(&mut conn).transaction(f)
+        })
+        .await
+    }
+}
+
+/// Runs blocking work off the async workers, keeping the caller's tracing span (request id).
+pub async fn blocking<T, F>(f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, AppError> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    actix_web::web::block(move || span.in_scope(f))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+/// One write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so concurrent writers queue
+/// on the write lock up front instead of failing when a read lock must be upgraded.
+pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => match <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(err),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+pub fn migrations_for(backend: Backend) -> EmbeddedMigrations {
+    match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+    }
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock keeps two nodes starting at once
+/// from migrating the same database concurrently.
+pub fn run_migrations(conn: &mut DbConn) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Pg(c) => {
+            c.batch_execute("SELECT pg_advisory_lock(7311001)")?;
+            let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            c.batch_execute("SELECT pg_advisory_unlock(7311001)")?;
+            result
+        }
+    };
+    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}

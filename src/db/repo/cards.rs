@@ -1,0 +1,105 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::now;
+use crate::db::DbConn;
+use crate::db::schema::cards;
+use crate::domain::card::CardRef;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cards)]
+pub struct Card {
+    pub id: String,
+    pub program_id: String,
+    pub customer_id: String,
+    pub number: String,
+    pub barcode: String,
+    pub serial: String,
+    pub auth_token: String,
+    pub status: String,
+    pub balance: i64,
+    pub pass_version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub const ACTIVE: &str = "active";
+pub const BLOCKED: &str = "blocked";
+pub const CLOSED: &str = "closed";
+
+pub fn insert(conn: &mut DbConn, card: &Card) -> QueryResult<()> {
+    diesel::insert_into(cards::table).values(card).execute(conn).map(drop)
+}
+
+pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Card>> {
+    cards::table
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::id.eq(id))
+        .select(Card::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_ref(conn: &mut DbConn, program_id: &str, card: &CardRef) -> QueryResult<Option<Card>> {
+    let query = cards::table.filter(cards::program_id.eq(program_id)).select(Card::as_select());
+    match card {
+        CardRef::Number(n) => query.filter(cards::number.eq(n.as_str())).first(conn).optional(),
+        CardRef::Barcode(b) => query.filter(cards::barcode.eq(b.as_str())).first(conn).optional(),
+    }
+}
+
+pub fn find_by_customer(conn: &mut DbConn, program_id: &str, customer_id: &str) -> QueryResult<Card> {
+    cards::table
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::customer_id.eq(customer_id))
+        .select(Card::as_select())
+        .first(conn)
+}
+
+/// Moves the balance by `delta` in one conditional UPDATE that also bumps `pass_version`. The row
+/// lock it takes serialises concurrent writers of one card, and the conditions are checked by the
+/// database at write time: None when the card is not active (if `only_active`), or when the new
+/// balance would fall below `floor`.
+pub fn move_balance(
+    conn: &mut DbConn,
+    program_id: &str,
+    card_id: &str,
+    delta: i64,
+    only_active: bool,
+    floor: Option<i64>,
+) -> QueryResult<Option<Card>> {
+    let statuses: &[&str] = if only_active { &[ACTIVE] } else { &[ACTIVE, BLOCKED, CLOSED] };
+    let min_before = floor.map_or(i64::MIN, |f| f.saturating_sub(delta));
+    diesel::update(cards::table)
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::id.eq(card_id))
+        .filter(cards::status.eq_any(statuses))
+        .filter(cards::balance.ge(min_before))
+        .set((
+            cards::balance.eq(cards::balance + delta),
+            cards::pass_version.eq(cards::pass_version + 1),
+            cards::updated_at.eq(now()),
+        ))
+        .get_result::<Card>(conn)
+        .optional()
+}
+
+/// Reads the card and holds its row lock until the transaction ends (a no-op UPDATE: portable,
+/// unlike `SELECT ... FOR UPDATE`), for decisions that depend on the balance staying put.
+pub fn lock(conn: &mut DbConn, program_id: &str, card_id: &str) -> QueryResult<Option<Card>> {
+    diesel::update(cards::table)
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::id.eq(card_id))
+        .set(cards::balance.eq(cards::balance))
+        .get_result::<Card>(conn)
+        .optional()
+}
+
+pub fn set_status(conn: &mut DbConn, program_id: &str, card_id: &str, status: &str) -> QueryResult<Option<Card>> {
+    diesel::update(cards::table)
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::id.eq(card_id))
+        .set((cards::status.eq(status), cards::pass_version.eq(cards::pass_version + 1), cards::updated_at.eq(now())))
+        .get_result::<Card>(conn)
+        .optional()
+}

@@ -1,0 +1,72 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{customer_consents, customers};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
+pub struct Customer {
+    pub id: String,
+    pub program_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub phone: Option<String>,
+    pub locale: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = customer_consents)]
+pub struct NewConsent<'a> {
+    pub program_id: &'a str,
+    pub customer_id: &'a str,
+    pub purpose: &'a str,
+    pub granted: bool,
+    pub channel: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customer_consents)]
+pub struct Consent {
+    pub purpose: String,
+    pub granted: bool,
+    pub channel: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, customer: &Customer) -> QueryResult<()> {
+    diesel::insert_into(customers::table).values(customer).execute(conn).map(drop)
+}
+
+pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Customer> {
+    customers::table
+        .filter(customers::program_id.eq(program_id))
+        .filter(customers::id.eq(id))
+        .select(Customer::as_select())
+        .first(conn)
+}
+
+pub fn exists_email(conn: &mut DbConn, program_id: &str, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        customers::table.filter(customers::program_id.eq(program_id)).filter(customers::email.eq(email)),
+    ))
+    .get_result(conn)
+}
+
+pub fn insert_consent(conn: &mut DbConn, consent: &NewConsent<'_>) -> QueryResult<()> {
+    diesel::insert_into(customer_consents::table).values(consent).execute(conn).map(drop)
+}
+
+/// The newest consent row per purpose.
+pub fn current_consents(conn: &mut DbConn, program_id: &str, customer_id: &str) -> QueryResult<Vec<Consent>> {
+    let rows: Vec<Consent> = customer_consents::table
+        .filter(customer_consents::program_id.eq(program_id))
+        .filter(customer_consents::customer_id.eq(customer_id))
+        .order(customer_consents::id.desc())
+        .select(Consent::as_select())
+        .load(conn)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows.into_iter().filter(|c| seen.insert(c.purpose.clone())).collect())
+}

@@ -1,0 +1,170 @@
+//! The transactional outbox: jobs are written on the caller's connection, so they commit or roll
+//! back with the change that caused them, and workers on any node claim them with a lease.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::now;
+use crate::db::DbConn;
+use crate::db::schema::outbox_jobs;
+
+pub const PENDING: &str = "pending";
+pub const RUNNING: &str = "running";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox_jobs)]
+pub struct Job {
+    pub id: i64,
+    pub program_id: Option<String>,
+    pub kind: String,
+    pub payload: String,
+    pub dedupe_key: Option<String>,
+    pub state: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub done_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox_jobs, treat_none_as_default_value = false)]
+pub struct NewJob<'a> {
+    pub program_id: Option<&'a str>,
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub dedupe_key: Option<&'a str>,
+    pub state: &'a str,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts the job unless one with the same dedupe key is already pending: that one will see
+/// the latest state when it runs, so a burst of changes coalesces into one job.
+pub fn enqueue(conn: &mut DbConn, job: &NewJob<'_>) -> QueryResult<()> {
+    match conn {
+        // The index predicate must be a literal: PostgreSQL can't match a partial index against a
+        // bind parameter once the prepared statement switches to a generic plan.
+        DbConn::Pg(c) => diesel::insert_into(outbox_jobs::table)
+            .values(job)
+            .on_conflict(outbox_jobs::dedupe_key)
+            .filter_target(diesel::dsl::sql::<diesel::sql_types::Bool>("state = 'pending'"))
+            .do_nothing()
+            .execute(c)?,
+        // diesel has no partial-index conflict target for SQLite; OR IGNORE skips the same row
+        // (the only constraint a job we build can break is that unique index).
+        DbConn::Sqlite(c) => diesel::insert_or_ignore_into(outbox_jobs::table).values(job).execute(c)?,
+    };
+    Ok(())
+}
+
+/// Claims up to `limit` due jobs of the given kinds for `owner` until `now + lease`. Must run in a
+/// write transaction. PostgreSQL skips rows other workers hold (`FOR UPDATE SKIP LOCKED`); SQLite
+/// has a single writer under `BEGIN IMMEDIATE`. A running job whose lease expired (its worker
+/// died) is due again.
+pub fn claim(conn: &mut DbConn, kinds: &[&str], owner: &str, lease: Duration, limit: i64) -> QueryResult<Vec<Job>> {
+    use outbox_jobs::dsl as j;
+    let at = now();
+    let due = j::kind
+        .eq_any(kinds)
+        .and(j::state.eq(PENDING).and(j::run_at.le(at)).or(j::state.eq(RUNNING).and(j::lease_until.lt(at))));
+    let ids: Vec<i64> = match conn {
+        DbConn::Pg(c) => j::outbox_jobs
+            .filter(due)
+            .order((j::run_at, j::id))
+            .limit(limit)
+            .select(j::id)
+            .for_update()
+            .skip_locked()
+            .load(c)?,
+        DbConn::Sqlite(c) => j::outbox_jobs.filter(due).order((j::run_at, j::id)).limit(limit).select(j::id).load(c)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(j::outbox_jobs.filter(j::id.eq_any(&ids)))
+        .set((
+            j::state.eq(RUNNING),
+            j::lease_owner.eq(owner),
+            j::lease_until.eq(at + lease),
+            j::attempts.eq(j::attempts + 1),
+        ))
+        .get_results::<Job>(conn)
+}
+
+/// Marks the job done if `owner` still holds it: a worker whose lease expired must not overwrite
+/// the outcome of the worker that took over.
+pub fn complete(conn: &mut DbConn, id: i64, owner: &str) -> QueryResult<bool> {
+    use outbox_jobs::dsl as j;
+    diesel::update(j::outbox_jobs.filter(j::id.eq(id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING)))
+        .set((
+            j::state.eq(DONE),
+            j::done_at.eq(now()),
+            j::lease_owner.eq(None::<String>),
+            j::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Records a failed attempt: back to pending at `retry_at`, or failed for good after the last
+/// attempt. If a newer job with the same dedupe key is already pending, this one is superseded by it.
+pub fn fail(conn: &mut DbConn, job: &Job, owner: &str, error: &str, retry_at: NaiveDateTime) -> QueryResult<bool> {
+    use outbox_jobs::dsl as j;
+    let mine = j::outbox_jobs.filter(j::id.eq(job.id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING));
+    let error: String = error.chars().take(2000).collect();
+    if job.attempts >= job.max_attempts {
+        return diesel::update(mine)
+            .set((
+                j::state.eq(FAILED),
+                j::last_error.eq(&error),
+                j::lease_owner.eq(None::<String>),
+                j::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .map(|n| n == 1);
+    }
+    let superseded = match &job.dedupe_key {
+        Some(key) => diesel::select(diesel::dsl::exists(
+            j::outbox_jobs.filter(j::dedupe_key.eq(key)).filter(j::state.eq(PENDING)),
+        ))
+        .get_result::<bool>(conn)?,
+        None => false,
+    };
+    let next_state = if superseded { DONE } else { PENDING };
+    diesel::update(mine)
+        .set((
+            j::state.eq(next_state),
+            j::run_at.eq(retry_at),
+            j::last_error.eq(&error),
+            j::lease_owner.eq(None::<String>),
+            j::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// (state, count) for every state present, for /metrics and /health.
+pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    use outbox_jobs::dsl as j;
+    j::outbox_jobs.group_by(j::state).select((j::state, diesel::dsl::count_star())).load(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Job> {
+    outbox_jobs::table.find(id).select(Job::as_select()).first(conn)
+}
+
+pub fn list_by_dedupe(conn: &mut DbConn, key: &str) -> QueryResult<Vec<Job>> {
+    outbox_jobs::table
+        .filter(outbox_jobs::dedupe_key.eq(key))
+        .order(outbox_jobs::id)
+        .select(Job::as_select())
+        .load(conn)
+}

@@ -1,0 +1,65 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{locations, programs};
+use crate::domain::earning::EarningRule;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = programs)]
+pub struct Program {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub earn_points: i64,
+    pub earn_per_cents: i64,
+    pub earn_min_cents: i64,
+    pub created_at: NaiveDateTime,
+}
+
+impl Program {
+    pub fn earning_rule(&self) -> EarningRule {
+        EarningRule { points: self.earn_points, per_cents: self.earn_per_cents, min_cents: self.earn_min_cents }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = locations)]
+pub struct Location {
+    pub id: String,
+    pub program_id: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, program: &Program) -> QueryResult<()> {
+    diesel::insert_into(programs::table).values(program).execute(conn).map(drop)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Program> {
+    programs::table.find(id).select(Program::as_select()).first(conn)
+}
+
+pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<Program>> {
+    programs::table.filter(programs::slug.eq(slug)).select(Program::as_select()).first(conn).optional()
+}
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    programs::table.count().get_result(conn)
+}
+
+pub fn insert_location(conn: &mut DbConn, location: &Location) -> QueryResult<()> {
+    diesel::insert_into(locations::table).values(location).execute(conn).map(drop)
+}
+
+pub fn find_location(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Location>> {
+    locations::table
+        .filter(locations::program_id.eq(program_id))
+        .filter(locations::id.eq(id))
+        .select(Location::as_select())
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,63 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::purchases;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = purchases, treat_none_as_default_value = false)]
+pub struct Purchase {
+    pub id: String,
+    pub program_id: String,
+    pub card_id: String,
+    pub location_id: Option<String>,
+    pub staff_id: Option<String>,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub external_ref: Option<String>,
+    pub points_earned: i64,
+    pub returned_cents: i64,
+    pub created_at: NaiveDateTime,
+}
+
+impl Purchase {
+    pub fn status(&self) -> &'static str {
+        match self.returned_cents {
+            0 => "completed",
+            r if r >= self.amount_cents => "returned",
+            _ => "partially_returned",
+        }
+    }
+}
+
+pub fn insert(conn: &mut DbConn, purchase: &Purchase) -> QueryResult<()> {
+    diesel::insert_into(purchases::table).values(purchase).execute(conn).map(drop)
+}
+
+pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Purchase>> {
+    purchases::table
+        .filter(purchases::program_id.eq(program_id))
+        .filter(purchases::id.eq(id))
+        .select(Purchase::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn external_ref_taken(conn: &mut DbConn, program_id: &str, external_ref: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        purchases::table.filter(purchases::program_id.eq(program_id)).filter(purchases::external_ref.eq(external_ref)),
+    ))
+    .get_result(conn)
+}
+
+/// Records `cents` more returned, in one conditional UPDATE: None when that would return more
+/// than was bought. Concurrent returns of one purchase queue on the row lock.
+pub fn add_returned(conn: &mut DbConn, program_id: &str, id: &str, cents: i64) -> QueryResult<Option<Purchase>> {
+    diesel::update(purchases::table)
+        .filter(purchases::program_id.eq(program_id))
+        .filter(purchases::id.eq(id))
+        .filter((purchases::returned_cents + cents).le(purchases::amount_cents))
+        .set(purchases::returned_cents.eq(purchases::returned_cents + cents))
+        .get_result::<Purchase>(conn)
+        .optional()
+}

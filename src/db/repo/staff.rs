@@ -1,0 +1,25 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::staff_users;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = staff_users, treat_none_as_default_value = false)]
+pub struct StaffUser {
+    pub id: String,
+    pub program_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub location_id: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, staff: &StaffUser) -> QueryResult<()> {
+    diesel::insert_into(staff_users::table).values(staff).execute(conn).map(drop)
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<StaffUser>> {
+    staff_users::table.filter(staff_users::email.eq(email)).select(StaffUser::as_select()).first(conn).optional()
+}

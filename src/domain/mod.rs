@@ -1,0 +1,40 @@
+//! Pure types and rules: values that parse and refuse bad input at the edge. No I/O here.
+
+pub mod card;
+pub mod earning;
+pub mod email;
+pub mod ledger;
+pub mod money;
+pub mod points;
+pub mod role;
+pub mod text;
+
+/// Why a value was refused. The message is shown to the caller, so it names the rule, not the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Invalid(msg.into())
+    }
+}
+
+/// Derives `Serialize`/`Deserialize` through the parser, so a request DTO can't hold a bad value.
+macro_rules! serde_via_parse {
+    ($ty:ty, $raw:ty) => {
+        impl TryFrom<$raw> for $ty {
+            type Error = $crate::domain::Invalid;
+            fn try_from(raw: $raw) -> Result<Self, Self::Error> {
+                <$ty>::parse(raw)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = <$raw as serde::Deserialize>::deserialize(d)?;
+                <$ty>::parse(raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_via_parse;

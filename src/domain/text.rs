@@ -1,0 +1,106 @@
+//! Bounded free text: names, reasons, references. Each refuses empty, over-long or control-laden input.
+
+use serde::Serialize;
+
+use super::{Invalid, serde_via_parse};
+
+fn bounded(raw: String, what: &str, max: usize) -> Result<String, Invalid> {
+    let v = raw.trim().to_owned();
+    if v.is_empty() {
+        return Err(Invalid::new(format!("{what} must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(Invalid::new(format!("{what} has at most {max} characters")));
+    }
+    if v.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(Invalid::new(format!("{what} must not contain control characters")));
+    }
+    Ok(v)
+}
+
+/// Direction overrides make a text display as something else on a receipt or a staff screen.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+macro_rules! bounded_text {
+    ($name:ident, $what:literal, $max:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        pub struct $name(String);
+        impl $name {
+            pub fn parse(raw: String) -> Result<Self, Invalid> {
+                bounded(raw, $what, $max).map($name)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+        serde_via_parse!($name, String);
+    };
+}
+
+bounded_text!(PersonName, "a name", 100);
+bounded_text!(Reason, "a reason", 500);
+bounded_text!(ExternalRef, "an external reference", 100);
+bounded_text!(IdempotencyKey, "an Idempotency-Key", 255);
+
+/// A phone number as typed: digits, spaces, dots, dashes, parentheses and a leading +.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: String) -> Result<Self, Invalid> {
+        let v = raw.trim().to_owned();
+        let digits = v.chars().filter(char::is_ascii_digit).count();
+        let allowed =
+            v.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || " .-()".contains(c) || (i == 0 && c == '+'));
+        if allowed && (6..=20).contains(&digits) && v.len() <= 32 {
+            Ok(Phone(v))
+        } else {
+            Err(Invalid::new("not a phone number"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+serde_via_parse!(Phone, String);
+
+/// The languages customer-facing text exists in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    En,
+    Fr,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Fr => "fr",
+        }
+    }
+    pub fn from_db(s: &str) -> Self {
+        if s == "fr" { Locale::Fr } else { Locale::En }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        assert!(PersonName::parse("  ".into()).is_err());
+        assert!(PersonName::parse("x".repeat(101)).is_err());
+        assert_eq!(PersonName::parse(" Zoé ".into()).unwrap().as_str(), "Zoé");
+        assert!(Reason::parse("a\u{0007}b".into()).is_err());
+        assert!(Reason::parse("refund \u{202e}gnp.exe".into()).is_err());
+        assert!(Phone::parse("+33 6 12 34 56 78".into()).is_ok());
+        assert!(Phone::parse("call me".into()).is_err());
+    }
+}

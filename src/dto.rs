@@ -1,0 +1,162 @@
+//! The JSON shapes of the API. Rows never serialise themselves: these are built from them, so a
+//! column can change without changing the contract, and secrets (pass tokens, hashes) stay out.
+
+use chrono::{NaiveDateTime, SecondsFormat};
+use serde::Serialize;
+
+use crate::db::repo::{
+    cards::Card, customers::Consent, customers::Customer, ledger::Entry, programs::Program, purchases::Purchase,
+};
+use crate::domain::card::CardNumber;
+
+/// RFC 3339 in UTC, e.g. "2026-11-23T18:20:00.123Z".
+pub fn time(t: NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProgramDto {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+}
+
+impl From<&Program> for ProgramDto {
+    fn from(p: &Program) -> Self {
+        ProgramDto { id: p.id.clone(), slug: p.slug.clone(), name: p.name.clone(), currency: p.currency.clone() }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CardDto {
+    pub id: String,
+    pub number: String,
+    pub display_number: String,
+    pub barcode: String,
+    pub serial: String,
+    pub customer_id: String,
+    pub status: String,
+    pub balance: i64,
+    pub pass_version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Card> for CardDto {
+    fn from(c: &Card) -> Self {
+        CardDto {
+            id: c.id.clone(),
+            number: c.number.clone(),
+            display_number: CardNumber::from_db(c.number.clone()).grouped(),
+            barcode: c.barcode.clone(),
+            serial: c.serial.clone(),
+            customer_id: c.customer_id.clone(),
+            status: c.status.clone(),
+            balance: c.balance,
+            pass_version: c.pass_version,
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsentDto {
+    pub granted: bool,
+    pub channel: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CustomerDto {
+    pub id: String,
+    pub email: String,
+    pub first_name: String,
+    pub phone: Option<String>,
+    pub locale: String,
+    pub consents: std::collections::BTreeMap<String, ConsentDto>,
+    pub created_at: String,
+}
+
+impl CustomerDto {
+    pub fn new(c: &Customer, consents: &[Consent]) -> Self {
+        CustomerDto {
+            id: c.id.clone(),
+            email: c.email.clone(),
+            first_name: c.first_name.clone(),
+            phone: c.phone.clone(),
+            locale: c.locale.clone(),
+            consents: consents
+                .iter()
+                .map(|k| {
+                    (
+                        k.purpose.clone(),
+                        ConsentDto { granted: k.granted, channel: k.channel.clone(), at: time(k.created_at) },
+                    )
+                })
+                .collect(),
+            created_at: time(c.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PurchaseDto {
+    pub id: String,
+    pub card_id: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub external_ref: Option<String>,
+    pub location_id: Option<String>,
+    pub staff_id: Option<String>,
+    pub points_earned: i64,
+    pub returned_cents: i64,
+    pub status: &'static str,
+    pub created_at: String,
+}
+
+impl From<&Purchase> for PurchaseDto {
+    fn from(p: &Purchase) -> Self {
+        PurchaseDto {
+            id: p.id.clone(),
+            card_id: p.card_id.clone(),
+            amount_cents: p.amount_cents,
+            currency: p.currency.clone(),
+            external_ref: p.external_ref.clone(),
+            location_id: p.location_id.clone(),
+            staff_id: p.staff_id.clone(),
+            points_earned: p.points_earned,
+            returned_cents: p.returned_cents,
+            status: p.status(),
+            created_at: time(p.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryDto {
+    pub id: i64,
+    pub kind: String,
+    pub points: i64,
+    pub balance_after: i64,
+    pub purchase_id: Option<String>,
+    pub staff_id: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&Entry> for EntryDto {
+    fn from(e: &Entry) -> Self {
+        EntryDto {
+            id: e.id,
+            kind: e.kind.clone(),
+            points: e.delta,
+            balance_after: e.balance_after,
+            purchase_id: e.purchase_id.clone(),
+            staff_id: e.staff_id.clone(),
+            reason: e.reason.clone(),
+            created_at: time(e.created_at),
+        }
+    }
+}

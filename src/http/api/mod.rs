@@ -1,0 +1,4 @@
+pub mod auth;
+pub mod cards;
+pub mod customers;
+pub mod purchases;

@@ -1,0 +1,30 @@
+use actix_web::{HttpResponse, web};
+
+use crate::db::Db;
+use crate::error::AppResult;
+use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
+use crate::http::stored;
+use crate::service::idempotency::Idempotent;
+use crate::service::purchases::{self, NewPurchase, NewReturn};
+
+pub async fn create(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    IdempotencyHeader(key): IdempotencyHeader,
+    JsonBody(input): JsonBody<NewPurchase>,
+) -> AppResult<HttpResponse> {
+    let idem = Idempotent::new(key, "POST /purchases", &input)?;
+    purchases::record(&db, &actor, idem, input).await.map(stored)
+}
+
+pub async fn return_goods(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    JsonBody(input): JsonBody<NewReturn>,
+) -> AppResult<HttpResponse> {
+    let purchase_id = path.into_inner();
+    let idem = Idempotent::new(key, &format!("POST /purchases/{purchase_id}/returns"), &input)?;
+    purchases::return_goods(&db, &actor, purchase_id, idem, input).await.map(stored)
+}

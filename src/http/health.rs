@@ -1,0 +1,44 @@
+//! For the engineer on call and the load balancer: `/health` (is the database reachable) and
+//! `/metrics` (Prometheus text: outbox depth).
+
+use actix_web::{HttpResponse, web};
+use diesel::RunQueryDsl;
+use serde_json::json;
+
+use crate::db::{Db, repo};
+use crate::error::AppResult;
+
+async fn job_counts(db: &Db) -> AppResult<Vec<(String, i64)>> {
+    db.read(|c| Ok(repo::outbox::counts(c)?)).await
+}
+
+pub async fn health(db: web::Data<Db>) -> HttpResponse {
+    let backend = db.backend().name();
+    let ping = db.read(|c| Ok(diesel::sql_query("SELECT 1").execute(c)?)).await;
+    match ping {
+        Ok(_) => {
+            let jobs: serde_json::Map<String, serde_json::Value> = job_counts(&db)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(state, _)| state != repo::outbox::DONE)
+                .map(|(state, n)| (state, json!(n)))
+                .collect();
+            HttpResponse::Ok().json(json!({"status": "ok", "database": backend, "jobs": jobs}))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "database": backend}))
+        }
+    }
+}
+
+pub async fn metrics(db: web::Data<Db>) -> AppResult<HttpResponse> {
+    let counts = job_counts(&db).await?;
+    let mut out = String::from("# HELP encarte_outbox_jobs Outbox jobs by state.\n# TYPE encarte_outbox_jobs gauge\n");
+    for state in [repo::outbox::PENDING, repo::outbox::RUNNING, repo::outbox::FAILED, repo::outbox::DONE] {
+        let n = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+        out.push_str(&format!("encarte_outbox_jobs{{state=\"{state}\"}} {n}\n"));
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out))
+}

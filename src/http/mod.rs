@@ -1,0 +1,46 @@
+//! HTTP: every route of the service is listed in [`configure`]. Handlers are thin: extract,
+//! call one service function, shape the response.
+
+pub mod api;
+pub mod extractors;
+pub mod health;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::AppError;
+use crate::service::idempotency::Stored;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| AppError::invalid_field("", e).into()))
+        .app_data(web::PathConfig::default().error_handler(|e, _| AppError::invalid_field("", e).into()))
+        .route("/health", web::get().to(health::health))
+        .route("/metrics", web::get().to(health::metrics))
+        .service(
+            web::scope("/api/v1")
+                .route("/auth/login", web::post().to(api::auth::login))
+                .route("/customers", web::post().to(api::customers::create))
+                .route("/cards/{card}", web::get().to(api::cards::get))
+                .route("/cards/{id}/ledger", web::get().to(api::cards::ledger))
+                .route("/cards/{id}/block", web::post().to(api::cards::block))
+                .route("/cards/{id}/unblock", web::post().to(api::cards::unblock))
+                .route("/cards/{id}/redemptions", web::post().to(api::cards::redeem))
+                .route("/cards/{id}/adjustments", web::post().to(api::cards::adjust))
+                .route("/purchases", web::post().to(api::purchases::create))
+                .route("/purchases/{id}/returns", web::post().to(api::purchases::return_goods)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path())))
+}
+
+/// Sends a response as the service stored it: a replay is byte for byte the first answer.
+pub fn stored(response: Stored) -> HttpResponse {
+    let mut builder = HttpResponse::build(response.status);
+    builder.content_type("application/json");
+    if response.replayed {
+        builder.insert_header(("Idempotent-Replayed", "true"));
+    }
+    builder.body(response.body)
+}

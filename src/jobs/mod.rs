@@ -1,0 +1,117 @@
+//! The outbox worker: claims due jobs with a lease, runs the handler registered for each kind,
+//! retries failures with exponential backoff and jitter, and records the last error. Any number
+//! of workers, on any number of nodes, may share one database.
+
+mod worker;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use worker::{Worker, WorkerSettings, backoff, drain};
+
+use crate::db::DbConn;
+use crate::db::repo::{self, cards::Card, outbox::NewJob};
+
+/// Attempts before a job is marked failed for good (about a day of backoff).
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 12;
+
+/// Kind of the job written on every change of a card that alters its pass (balance, status...).
+/// Wallet channels (Apple push, Google update) hang their work on it.
+pub const CARD_CHANGED: &str = "card_changed";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CardChanged {
+    pub program_id: String,
+    pub card_id: String,
+}
+
+/// Enqueues `card_changed` for this card, on the caller's connection (same transaction). One
+/// pending job per card: changes that land before the worker picks it up coalesce into it.
+pub fn card_changed(conn: &mut DbConn, card: &Card) -> diesel::QueryResult<()> {
+    let payload = CardChanged { program_id: card.program_id.clone(), card_id: card.id.clone() };
+    let payload = serde_json::to_string(&payload).unwrap_or_default();
+    let dedupe = format!("{CARD_CHANGED}:{}", card.id);
+    enqueue(conn, Some(&card.program_id), CARD_CHANGED, &payload, Some(&dedupe))
+}
+
+pub fn enqueue(
+    conn: &mut DbConn,
+    program_id: Option<&str>,
+    kind: &str,
+    payload: &str,
+    dedupe_key: Option<&str>,
+) -> diesel::QueryResult<()> {
+    let now = repo::now();
+    repo::outbox::enqueue(
+        conn,
+        &NewJob {
+            program_id,
+            kind,
+            payload,
+            dedupe_key,
+            state: repo::outbox::PENDING,
+            attempts: 0,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            run_at: now,
+            created_at: now,
+        },
+    )
+}
+
+pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Does the work of one kind of job. Handlers must be idempotent: delivery is at least once.
+pub trait JobHandler: Send + Sync {
+    fn run(&self, job: repo::outbox::Job) -> JobFuture;
+}
+
+impl<F, Fut> JobHandler for F
+where
+    F: Fn(repo::outbox::Job) -> Fut + Send + Sync,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    fn run(&self, job: repo::outbox::Job) -> JobFuture {
+        Box::pin(self(job))
+    }
+}
+
+/// The kinds this node knows how to run. A worker claims only these, so a node of an older
+/// version never takes (and fails) a job kind it does not know.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+}
+
+impl Registry {
+    pub fn register(&mut self, kind: &'static str, handler: impl JobHandler + 'static) -> &mut Self {
+        self.handlers.insert(kind, Arc::new(handler));
+        self
+    }
+
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<_> = self.handlers.keys().copied().collect();
+        kinds.sort_unstable();
+        kinds
+    }
+
+    pub fn handler(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
+        self.handlers.get(kind).cloned()
+    }
+
+    /// The kinds of this build.
+    pub fn standard() -> Registry {
+        let mut registry = Registry::default();
+        registry.register(CARD_CHANGED, |job: repo::outbox::Job| async move {
+            // No wallet channel is wired yet: the change is recorded and acknowledged. Apple and
+            // Google add their fan-out here.
+            let change: CardChanged = serde_json::from_str(&job.payload)?;
+            tracing::debug!(card_id = change.card_id, "card changed; no wallet channel to notify");
+            Ok(())
+        });
+        registry
+    }
+}

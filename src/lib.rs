@@ -1,0 +1,12 @@
+//! encarte: a mobile-first loyalty-card backend. See README.md and ../shared/DESIGN.md.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod dto;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

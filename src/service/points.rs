@@ -1,0 +1,157 @@
+//! Every balance change goes through [`post`]: one conditional UPDATE of the card, one ledger
+//! entry, one outbox job, in the caller's transaction. So `balance == SUM(ledger)` and "every
+//! change of the pass is pushed" hold by construction, not by care at each call site.
+
+use actix_web::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::Actor;
+use super::cards::card_not_found;
+use super::idempotency::{self, Idempotent, Stored};
+use crate::db::repo::cards::{self as card_repo, Card};
+use crate::db::repo::ledger::{Entry, NewEntry};
+use crate::db::{Db, DbConn, repo};
+use crate::domain::ledger::EntryKind;
+use crate::domain::points::{Points, PointsDelta};
+use crate::domain::role::Role;
+use crate::domain::text::Reason;
+use crate::dto::EntryDto;
+use crate::error::{AppError, AppResult};
+use crate::jobs;
+
+/// What a posting may not do.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    /// Refuse when the card is blocked or closed.
+    pub only_active: bool,
+    /// Refuse when the balance would end below zero.
+    pub no_overdraft: bool,
+}
+
+pub struct Posting<'a> {
+    pub program_id: &'a str,
+    pub card_id: &'a str,
+    pub delta: i64,
+    pub kind: EntryKind,
+    pub purchase_id: Option<&'a str>,
+    pub staff_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+/// None when the guard refused (the card was blocked, or the balance short).
+pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Option<(Card, Entry)>> {
+    let floor = guard.no_overdraft.then_some(0);
+    let Some(card) = card_repo::move_balance(conn, p.program_id, p.card_id, p.delta, guard.only_active, floor)? else {
+        return Ok(None);
+    };
+    let entry = repo::ledger::append(
+        conn,
+        &NewEntry {
+            program_id: p.program_id,
+            card_id: p.card_id,
+            delta: p.delta,
+            kind: p.kind.as_str(),
+            purchase_id: p.purchase_id,
+            staff_id: p.staff_id,
+            reason: p.reason,
+            balance_after: card.balance,
+            created_at: repo::now(),
+        },
+    )?;
+    jobs::card_changed(conn, &card)?;
+    Ok(Some((card, entry)))
+}
+
+/// Explains why a guarded posting was refused, reading the card as it is now.
+pub fn refusal(conn: &mut DbConn, program_id: &str, card_id: &str, wanted: i64, guard: Guard) -> AppResult<AppError> {
+    let card = card_repo::find(conn, program_id, card_id)?.ok_or_else(card_not_found)?;
+    Ok(if guard.only_active && card.status != card_repo::ACTIVE {
+        card_blocked(&card)
+    } else {
+        AppError::unprocessable(
+            "insufficient_points",
+            format!("the card has {} points; {} are needed", card.balance, wanted),
+        )
+    })
+}
+
+pub fn card_blocked(card: &Card) -> AppError {
+    AppError::unprocessable("card_blocked", format!("this card is {}", card.status))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redemption {
+    pub points: Points,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Redeemed {
+    pub redemption: EntryDto,
+    pub balance: i64,
+}
+
+pub async fn redeem(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, input: Redemption) -> AppResult<Stored> {
+    let actor = actor.clone();
+    db.write(move |conn| {
+        idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
+            let card = card_repo::find(conn, &actor.program_id, &card_id)?.ok_or_else(card_not_found)?;
+            let posting = Posting {
+                program_id: &actor.program_id,
+                card_id: &card.id,
+                delta: -input.points.get(),
+                kind: EntryKind::Redeem,
+                purchase_id: None,
+                staff_id: Some(&actor.staff_id),
+                reason: Some(input.reason.as_str()),
+            };
+            let guard = Guard { only_active: true, no_overdraft: true };
+            match post(conn, &posting, guard)? {
+                Some((card, entry)) => Ok(Redeemed { redemption: EntryDto::from(&entry), balance: card.balance }),
+                None => Err(refusal(conn, &actor.program_id, &card.id, input.points.get(), guard)?),
+            }
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    pub points: PointsDelta,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Adjusted {
+    pub adjustment: EntryDto,
+    pub balance: i64,
+}
+
+/// A manual correction by a manager or owner. Works on blocked cards too (that is when
+/// corrections happen), but never takes a balance below zero.
+pub async fn adjust(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, input: Adjustment) -> AppResult<Stored> {
+    actor.require(Role::Manager)?;
+    let actor = actor.clone();
+    db.write(move |conn| {
+        idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
+            let card = card_repo::find(conn, &actor.program_id, &card_id)?.ok_or_else(card_not_found)?;
+            let posting = Posting {
+                program_id: &actor.program_id,
+                card_id: &card.id,
+                delta: input.points.get(),
+                kind: EntryKind::Adjust,
+                purchase_id: None,
+                staff_id: Some(&actor.staff_id),
+                reason: Some(input.reason.as_str()),
+            };
+            let guard = Guard { only_active: false, no_overdraft: true };
+            match post(conn, &posting, guard)? {
+                Some((card, entry)) => Ok(Adjusted { adjustment: EntryDto::from(&entry), balance: card.balance }),
+                None => Err(refusal(conn, &actor.program_id, &card.id, -input.points.get(), guard)?),
+            }
+        })
+    })
+    .await
+}

@@ -1,0 +1,106 @@
+//! Creating programs (the tenants), their shops and staff; and the demo program of a first run.
+
+use crate::db::repo::programs::{Location, Program};
+use crate::db::repo::staff::StaffUser;
+use crate::db::{DbConn, repo};
+use crate::domain::card::random_token;
+use crate::domain::email::Email;
+use crate::domain::role::Role;
+use crate::error::{AppError, AppResult};
+
+pub struct NewProgram {
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub earn_points: i64,
+    pub earn_per_cents: i64,
+    pub earn_min_cents: i64,
+    pub location_name: String,
+    /// (e-mail, role, password)
+    pub staff: Vec<(String, Role, String)>,
+}
+
+pub struct Created {
+    pub program: Program,
+    pub location: Location,
+}
+
+/// Creates a program with one shop and its staff. Runs inside the caller's write transaction.
+pub fn create(conn: &mut DbConn, new: NewProgram) -> AppResult<Created> {
+    let now = repo::now();
+    let program = Program {
+        id: repo::new_id(),
+        slug: new.slug,
+        name: new.name,
+        currency: new.currency,
+        locale: new.locale,
+        time_zone: new.time_zone,
+        earn_points: new.earn_points,
+        earn_per_cents: new.earn_per_cents,
+        earn_min_cents: new.earn_min_cents,
+        created_at: now,
+    };
+    repo::programs::insert(conn, &program)
+        .map_err(|e| map_unique(e, AppError::conflict("program_exists", "a program with this slug exists")))?;
+    let location =
+        Location { id: repo::new_id(), program_id: program.id.clone(), name: new.location_name, created_at: now };
+    repo::programs::insert_location(conn, &location)?;
+    for (email, role, password) in new.staff {
+        let email = Email::parse(email).map_err(|e| AppError::invalid_field("email", e))?;
+        let staff = StaffUser {
+            id: repo::new_id(),
+            program_id: program.id.clone(),
+            email: email.as_str().to_owned(),
+            password_hash: super::auth::hash_password(&password)?,
+            role: role.as_str().to_owned(),
+            location_id: (role == Role::Cashier).then(|| location.id.clone()),
+            created_at: now,
+        };
+        repo::staff::insert(conn, &staff)
+            .map_err(|e| map_unique(e, AppError::conflict("staff_exists", "a staff user with this e-mail exists")))?;
+    }
+    Ok(Created { program, location })
+}
+
+pub struct DemoLogin {
+    pub emails: Vec<String>,
+    pub password: String,
+}
+
+/// Creates the demo program when the database has none; returns the logins to print once.
+pub fn ensure_demo(conn: &mut DbConn, password: Option<&str>) -> AppResult<Option<DemoLogin>> {
+    if repo::programs::count(conn)? > 0 {
+        return Ok(None);
+    }
+    let password = password.filter(|p| !p.is_empty()).map_or_else(|| random_token(16), str::to_owned);
+    let staff = vec![
+        ("owner@demo.test".to_owned(), Role::Owner, password.clone()),
+        ("cashier@demo.test".to_owned(), Role::Cashier, password.clone()),
+    ];
+    let emails = staff.iter().map(|(e, _, _)| e.clone()).collect();
+    create(
+        conn,
+        NewProgram {
+            slug: "demo".into(),
+            name: "Demo Café".into(),
+            currency: "EUR".into(),
+            locale: "fr".into(),
+            time_zone: "Europe/Paris".into(),
+            earn_points: 1,
+            earn_per_cents: 100,
+            earn_min_cents: 0,
+            location_name: "Demo Café – Centre".into(),
+            staff,
+        },
+    )?;
+    Ok(Some(DemoLogin { emails, password }))
+}
+
+pub fn map_unique(err: diesel::result::Error, conflict: AppError) -> AppError {
+    match err {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => conflict,
+        other => other.into(),
+    }
+}

@@ -1,0 +1,198 @@
+//! Purchases earn points by the program's rule; returns take back the proportional share.
+
+use actix_web::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::Actor;
+use super::cards::card_not_found;
+use super::idempotency::{self, Idempotent, Stored};
+use super::points::{Guard, Posting, card_blocked, post};
+use crate::db::repo::cards as card_repo;
+use crate::db::repo::purchases::Purchase;
+use crate::db::{Db, repo};
+use crate::domain::card::CardRef;
+use crate::domain::earning::points_to_reverse;
+use crate::domain::ledger::EntryKind;
+use crate::domain::money::{Cents, Currency};
+use crate::domain::text::ExternalRef;
+use crate::dto::{EntryDto, PurchaseDto};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPurchase {
+    pub card: CardRef,
+    pub amount_cents: Cents,
+    pub currency: Currency,
+    #[serde(default)]
+    pub external_ref: Option<ExternalRef>,
+    /// A location id of the program; defaults to the cashier's own shop.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Recorded {
+    pub purchase: PurchaseDto,
+    pub points_earned: i64,
+    pub balance: i64,
+}
+
+pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase) -> AppResult<Stored> {
+    let actor = actor.clone();
+    db.write(move |conn| {
+        idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
+            let pid = actor.program_id.as_str();
+            let program = repo::programs::find(conn, pid)?;
+            if input.currency.as_str() != program.currency {
+                return Err(AppError::unprocessable(
+                    "currency_mismatch",
+                    format!("this program counts in {}, not {}", program.currency, input.currency.as_str()),
+                ));
+            }
+            let card = card_repo::find_by_ref(conn, pid, &input.card)?.ok_or_else(card_not_found)?;
+            if card.status != card_repo::ACTIVE {
+                return Err(card_blocked(&card));
+            }
+            let location_id = match input.location.as_deref().or(actor.location_id.as_deref()) {
+                Some(id) => Some(
+                    repo::programs::find_location(conn, pid, id)?
+                        .ok_or_else(|| AppError::unprocessable("unknown_location", "no such location in this program"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let external_ref = input.external_ref.as_ref().map(|r| r.as_str().to_owned());
+            if let Some(r) = &external_ref {
+                if repo::purchases::external_ref_taken(conn, pid, r)? {
+                    return Err(external_ref_exists());
+                }
+            }
+            let points = program.earning_rule().points_for(input.amount_cents);
+            let purchase = Purchase {
+                id: repo::new_id(),
+                program_id: pid.to_owned(),
+                card_id: card.id.clone(),
+                location_id,
+                staff_id: Some(actor.staff_id.clone()),
+                amount_cents: input.amount_cents.get(),
+                currency: program.currency.clone(),
+                external_ref,
+                points_earned: points,
+                returned_cents: 0,
+                created_at: repo::now(),
+            };
+            repo::purchases::insert(conn, &purchase)
+                .map_err(|e| super::programs::map_unique(e, external_ref_exists()))?;
+            let balance = if points > 0 {
+                let posting = Posting {
+                    program_id: pid,
+                    card_id: &card.id,
+                    delta: points,
+                    kind: EntryKind::Earn,
+                    purchase_id: Some(&purchase.id),
+                    staff_id: Some(&actor.staff_id),
+                    reason: None,
+                };
+                // The card may have been blocked since we read it: the guard re-checks at write time.
+                let (card, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
+                    .ok_or_else(|| card_blocked(&card))?;
+                card.balance
+            } else {
+                card.balance
+            };
+            Ok(Recorded { purchase: PurchaseDto::from(&purchase), points_earned: points, balance })
+        })
+    })
+    .await
+}
+
+fn external_ref_exists() -> AppError {
+    AppError::conflict("external_ref_exists", "a purchase with this external_ref is already recorded")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReturn {
+    pub amount_cents: Cents,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Returned {
+    pub purchase: PurchaseDto,
+    pub amount_cents: i64,
+    /// Points taken back for this return: floor(earned × returned / amount), less what earlier returns took.
+    pub points_reversed: i64,
+    /// The part of `points_reversed` the balance could not cover (already spent); the card owes it.
+    pub points_owed: i64,
+    pub entries: Vec<EntryDto>,
+    pub balance: i64,
+}
+
+/// Returns goods of a purchase. Always accepted up to the amount bought, even on a blocked card
+/// and even when the points were already spent: the refund at the till can't wait on points.
+/// Spent points become an explicit `debt` entry and a negative balance, which later earnings
+/// pay back. The alternative, refusing the return, would leave the customer's earned-and-spent
+/// points as a free gift (the exploit loop seen in open-source POS systems).
+pub async fn return_goods(
+    db: &Db,
+    actor: &Actor,
+    purchase_id: String,
+    idem: Idempotent,
+    input: NewReturn,
+) -> AppResult<Stored> {
+    let actor = actor.clone();
+    db.write(move |conn| {
+        idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
+            let pid = actor.program_id.as_str();
+            let cents = input.amount_cents.get();
+            let Some(purchase) = repo::purchases::add_returned(conn, pid, &purchase_id, cents)? else {
+                let existing = repo::purchases::find(conn, pid, &purchase_id)?
+                    .ok_or_else(|| AppError::not_found("purchase_not_found", "no such purchase in this program"))?;
+                return Err(AppError::unprocessable(
+                    "return_exceeds_purchase",
+                    format!(
+                        "{} cents of {} are left to return",
+                        existing.amount_cents - existing.returned_cents,
+                        existing.amount_cents
+                    ),
+                ));
+            };
+            let before = purchase.returned_cents - cents;
+            let reverse = points_to_reverse(purchase.points_earned, purchase.amount_cents, before, cents);
+            // Locked, so that the split between reversal and debt is computed on the balance we write to.
+            let card = card_repo::lock(conn, pid, &purchase.card_id)?.ok_or_else(card_not_found)?;
+            let covered = card.balance.clamp(0, reverse);
+            let owed = reverse - covered;
+            let mut entries = Vec::new();
+            let mut balance = card.balance;
+            for (kind, points) in [(EntryKind::Reversal, covered), (EntryKind::Debt, owed)] {
+                if points == 0 {
+                    continue;
+                }
+                let posting = Posting {
+                    program_id: pid,
+                    card_id: &card.id,
+                    delta: -points,
+                    kind,
+                    purchase_id: Some(&purchase.id),
+                    staff_id: Some(&actor.staff_id),
+                    reason: None,
+                };
+                let (card, entry) = post(conn, &posting, Guard { only_active: false, no_overdraft: false })?
+                    .ok_or_else(card_not_found)?;
+                balance = card.balance;
+                entries.push(EntryDto::from(&entry));
+            }
+            Ok(Returned {
+                purchase: PurchaseDto::from(&purchase),
+                amount_cents: cents,
+                points_reversed: reverse,
+                points_owed: owed,
+                entries,
+                balance,
+            })
+        })
+    })
+    .await
+}

@@ -1,0 +1,160 @@
+//! Builds the application from a `Config`: database, secrets, demo data, HTTP server, worker.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::db::{Backend, Db, DbUrl, blocking, repo};
+use crate::domain::card::random_token;
+use crate::jobs::{Registry, Worker, WorkerSettings};
+use crate::service::auth::AuthKeys;
+use crate::service::programs;
+
+pub struct Application {
+    port: u16,
+    handle: actix_web::dev::ServerHandle,
+    server: actix_web::dev::Server,
+    worker: Option<Worker>,
+    db: Db,
+}
+
+/// Opens the configured database (creating the default data directory) and migrates it.
+pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let url = DbUrl::parse(&config.database_url())?;
+    if let Some(path) = url.sqlite_path() {
+        if config.database_url.as_deref().is_none_or(str::is_empty) {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            anyhow::ensure!(dir.is_dir(), "the directory of the SQLite database, {}, does not exist", dir.display());
+        }
+    }
+    let (pool_size, timeout) = (config.db_pool_size, Duration::from_secs(config.db_timeout_seconds));
+    blocking(move || Db::open(&url, pool_size, timeout).map_err(crate::error::AppError::Internal)).await.map_err(|e| {
+        match e {
+            crate::error::AppError::Internal(inner) => inner,
+            other => anyhow::anyhow!("{other}"),
+        }
+    })
+}
+
+pub fn worker_settings(config: &Config) -> WorkerSettings {
+    WorkerSettings {
+        batch: config.worker_batch,
+        lease: Duration::from_secs(u64::try_from(config.job_lease_seconds).unwrap_or(60)),
+        poll: Duration::from_millis(config.worker_poll_ms),
+        idempotency_retention: chrono::Duration::hours(config.idempotency_retention_hours),
+    }
+}
+
+/// The staff token key: configured, or generated once. On SQLite it lives in the data
+/// directory (one process owns the file anyway); on PostgreSQL in the database, so that every
+/// node behind the load balancer accepts every other node's tokens.
+async fn jwt_secret(config: &Config, db: &Db) -> anyhow::Result<String> {
+    if let Some(secret) = config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
+        return Ok(secret.to_owned());
+    }
+    match db.backend() {
+        Backend::Sqlite => {
+            let path = config.data_dir.join("jwt_secret");
+            if let Ok(existing) = std::fs::read_to_string(&path) {
+                return Ok(existing.trim().to_owned());
+            }
+            std::fs::create_dir_all(&config.data_dir)?;
+            let secret = random_token(64);
+            write_private(&path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(secret)
+        }
+        Backend::Postgres => {
+            let candidate = random_token(64);
+            Ok(db.write(move |c| Ok(repo::secrets::get_or_create(c, "jwt_secret", &candidate)?)).await?)
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with(config, Registry::standard()).await
+    }
+
+    /// Like [`build`](Self::build), with the job handlers given (tests register their own).
+    pub async fn build_with(config: Config, registry: Registry) -> anyhow::Result<Application> {
+        let db = open_db(&config).await?;
+        if config.demo {
+            let password = config.demo_password.clone();
+            let created = db.write(move |c| programs::ensure_demo(c, password.as_deref())).await;
+            match created {
+                Ok(Some(login)) => {
+                    // Printed, not logged: shown once to the person who started the service.
+                    println!("\nDemo program \"demo\" created. Staff logins (shown only this once):");
+                    for email in &login.emails {
+                        println!("  {email:<20} password: {}", login.password);
+                    }
+                    println!();
+                }
+                Ok(None) => {}
+                // Another node created it at the same moment.
+                Err(e) if e.code() == "program_exists" => {}
+                Err(e) => return Err(anyhow::anyhow!("creating the demo program failed: {e:?}")),
+            }
+        }
+        let keys = AuthKeys::new(jwt_secret(&config, &db).await?.as_bytes(), config.token_ttl_hours);
+
+        let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let (db_data, keys_data) = (web::Data::new(db.clone()), web::Data::new(keys));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(db_data.clone())
+                .app_data(keys_data.clone())
+                .configure(crate::http::configure)
+        })
+        .listen(listener)?;
+        if config.http_workers > 0 {
+            server = server.workers(config.http_workers);
+        }
+        let server = server.run();
+        let handle = server.handle();
+        let worker = config.worker.then(|| Worker::new(db.clone(), Arc::new(registry), worker_settings(&config)));
+        tracing::info!(port, database = db.backend().name(), public_url = config.public_url(), "encarte listening");
+        Ok(Application { port, handle, server, worker, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (tests stop theirs when they end, releasing its database connections).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.handle.clone()
+    }
+
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let worker = self.worker.map(|w| tokio::spawn(w.run()));
+        let result = self.server.await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        result
+    }
+}
