@@ -1,0 +1,323 @@
+//! `spawn_app`: the real server on port 0 against a fresh database (a SQLite file in a temp
+//! directory, or a PostgreSQL schema dropped afterwards), plus fixtures and request helpers.
+
+use std::sync::{Arc, LazyLock};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use encarte::config::Config;
+use encarte::db::Db;
+use encarte::domain::role::Role;
+use encarte::jobs::{Registry, Worker, WorkerSettings};
+use encarte::service::Actor;
+use encarte::service::auth::AuthKeys;
+use encarte::service::programs::{self, NewProgram};
+use encarte::startup::Application;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        encarte::telemetry::init("info,encarte=debug", false);
+    }
+});
+
+/// The admin URL of the PostgreSQL server when the suite runs there.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("ENCARTE_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A database of its own for one test, removed when the test ends (even when it fails).
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, schema: String, _dir: tempfile::TempDir },
+}
+
+impl TestDb {
+    pub fn new() -> (TestDb, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match postgres_admin_url() {
+            Some(admin_url) => {
+                let schema = format!("test_{}", uuid_simple());
+                let mut conn =
+                    PgConnection::establish(&admin_url).expect("PostgreSQL must be reachable for this suite");
+                conn.batch_execute(&format!("CREATE SCHEMA \"{schema}\"")).expect("create schema");
+                let url = with_search_path(&admin_url, &schema);
+                (TestDb::Postgres { admin_url, schema, _dir: dir }, url)
+            }
+            None => {
+                let url = format!("sqlite://{}", dir.path().join("encarte.db").display());
+                (TestDb::Sqlite(dir), url)
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        match self {
+            TestDb::Sqlite(dir) => dir.path(),
+            TestDb::Postgres { _dir, .. } => _dir.path(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, schema, .. } = self {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+pub fn with_search_path(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{schema}")
+}
+
+pub fn uuid_simple() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+pub struct Tokens {
+    pub program_id: String,
+    pub location_id: String,
+    pub owner: String,
+    pub manager: String,
+    pub cashier: String,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    /// The first program's staff tokens.
+    pub staff: Tokens,
+    keys: AuthKeys,
+    handle: actix_web::dev::ServerHandle,
+    /// Dropped last: the schema goes once the server has let go of it.
+    _test_db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command now; the workers close their connections as they exit.
+        drop(self.handle.stop(false));
+    }
+}
+
+pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
+    Config {
+        bind: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_path_buf(),
+        database_url: Some(url.to_owned()),
+        demo: false,
+        jwt_secret: Some(JWT_SECRET.into()),
+        db_pool_size: 8,
+        worker: false,
+        http_workers: 2,
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let (test_db, url) = TestDb::new();
+    let mut config = test_config(&url, test_db.dir());
+    tweak(&mut config);
+    let app = Application::build_with(config, Registry::standard()).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (db, handle) = (app.db(), app.handle());
+    tokio::spawn(app.run_until_stopped());
+    let keys = AuthKeys::new(JWT_SECRET.as_bytes(), 12);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+    let mut app = TestApp {
+        address,
+        client,
+        db,
+        staff: Tokens {
+            program_id: String::new(),
+            location_id: String::new(),
+            owner: String::new(),
+            manager: String::new(),
+            cashier: String::new(),
+        },
+        keys,
+        handle,
+        _test_db: test_db,
+    };
+    app.staff = app.new_program("shop").await;
+    app
+}
+
+impl TestApp {
+    /// Creates a program with an owner, a manager and a cashier, and tokens for each.
+    pub async fn new_program(&self, slug: &str) -> Tokens {
+        let slug_owned = slug.to_owned();
+        let created = self
+            .db
+            .write(move |c| {
+                programs::create(
+                    c,
+                    NewProgram {
+                        slug: slug_owned.clone(),
+                        name: format!("Shop {slug_owned}"),
+                        currency: "EUR".into(),
+                        locale: "fr".into(),
+                        time_zone: "Europe/Paris".into(),
+                        earn_points: 1,
+                        earn_per_cents: 100,
+                        earn_min_cents: 0,
+                        location_name: "Main street".into(),
+                        staff: vec![
+                            (format!("owner@{slug_owned}.test"), Role::Owner, PASSWORD.into()),
+                            (format!("manager@{slug_owned}.test"), Role::Manager, PASSWORD.into()),
+                            (format!("cashier@{slug_owned}.test"), Role::Cashier, PASSWORD.into()),
+                        ],
+                    },
+                )
+            })
+            .await
+            .expect("program created");
+        let (program_id, location_id) = (created.program.id.clone(), created.location.id.clone());
+        let staff_ids = self.staff_ids(&program_id).await;
+        let token = |role: Role| {
+            let staff_id =
+                staff_ids.iter().find(|(_, r)| *r == role.as_str()).map(|(id, _)| id.clone()).expect("staff");
+            let location_id = (role == Role::Cashier).then(|| location_id.clone());
+            self.keys.issue(&Actor { staff_id, program_id: program_id.clone(), role, location_id }).expect("token")
+        };
+        Tokens {
+            owner: token(Role::Owner),
+            manager: token(Role::Manager),
+            cashier: token(Role::Cashier),
+            program_id: program_id.clone(),
+            location_id: location_id.clone(),
+        }
+    }
+
+    async fn staff_ids(&self, program_id: &str) -> Vec<(String, String)> {
+        use diesel::prelude::*;
+        use encarte::db::schema::staff_users::dsl as s;
+        let program_id = program_id.to_owned();
+        self.db
+            .read(move |c| Ok(s::staff_users.filter(s::program_id.eq(program_id)).select((s::id, s::role)).load(c)?))
+            .await
+            .expect("staff ids")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON answer {status}: {text}"));
+        (status, json)
+    }
+
+    pub async fn post(&self, path: &str, token: &str, key: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(token), key, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, Some(token), None, None).await
+    }
+
+    /// Enrols a customer in the first program and returns the card JSON.
+    pub async fn enrol(&self, email: &str) -> Value {
+        self.enrol_with(&self.staff.cashier, email).await
+    }
+
+    pub async fn enrol_with(&self, token: &str, email: &str) -> Value {
+        let (status, body) =
+            self.post("/api/v1/customers", token, None, &json!({"email": email, "first_name": "Zoé"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["card"].clone()
+    }
+
+    pub async fn purchase(&self, token: &str, card: &str, cents: i64, key: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/purchases",
+            token,
+            Some(key),
+            &json!({"card": card, "amount_cents": cents, "currency": "EUR"}),
+        )
+        .await
+    }
+
+    pub async fn balance(&self, card: &str) -> i64 {
+        let (status, body) = self.get(&format!("/api/v1/cards/{card}"), &self.staff.cashier).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance"].as_i64().expect("balance")
+    }
+
+    /// Runs every due outbox job with the standard handlers.
+    pub async fn run_jobs(&self) -> usize {
+        let worker = self.worker(Registry::standard());
+        encarte::jobs::drain(&[worker]).await.expect("jobs run")
+    }
+
+    pub fn worker(&self, registry: Registry) -> Worker {
+        Worker::new(
+            self.db.clone(),
+            Arc::new(registry),
+            WorkerSettings {
+                batch: 8,
+                lease: std::time::Duration::from_secs(30),
+                poll: std::time::Duration::from_millis(10),
+                idempotency_retention: chrono::Duration::hours(48),
+            },
+        )
+    }
+
+    /// Invariant 1: every card's balance equals the sum of its ledger.
+    pub async fn assert_ledger_consistent(&self) {
+        let bad = self.db.read(|c| Ok(encarte::db::repo::ledger::mismatched_balances(c)?)).await.expect("audit");
+        assert!(bad.is_empty(), "balance != SUM(ledger) for {bad:?}");
+    }
+
+    /// Raw SQL count, for assertions on what was (not) written.
+    pub async fn count(&self, table: &'static str, filter: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table} WHERE {filter}");
+        self.db.read(move |c| Ok(diesel::sql_query(sql).get_result::<N>(c)?.n)).await.expect("count")
+    }
+}
+
+/// The error code of an error body.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error body: {body}"))
+}

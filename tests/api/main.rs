@@ -1,0 +1,16 @@
+//! The one integration-test binary: every module links into it, sharing one build.
+//! `cargo test` runs it on SQLite; `ENCARTE_TEST_DATABASE_URL=postgres://...` runs it on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod cards;
+mod customers;
+mod errors;
+mod idempotency;
+mod isolation;
+mod ledger_props;
+mod migrations;
+mod outbox;
+mod purchases;
+mod startup;

@@ -1,0 +1,100 @@
+//! The binary as a newcomer and an operator meet it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_encarte");
+
+/// Runs `encarte` in `dir` with a clean environment plus `env`, until it exits or `deadline`.
+fn run_to_exit(dir: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, String, Duration) {
+    let started = Instant::now();
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().expect("encarte runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), started.elapsed())
+}
+
+#[test]
+fn an_unknown_database_scheme_stops_startup_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, took) = run_to_exit(dir.path(), &[("DATABASE_URL", "mysql://root:hunter2@localhost/x")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unknown scheme") && stderr.contains("mysql"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "never print the password");
+    assert!(took < Duration::from_secs(5));
+    assert!(!dir.path().join("data").exists(), "a bad URL creates nothing");
+}
+
+#[test]
+fn an_unreachable_database_stops_startup_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr, took) =
+        run_to_exit(dir.path(), &[("DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/encarte")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot connect to the postgres database"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
+fn a_bad_setting_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("encarte.toml"), "bind = \"127.0.0.1:0\"\nno_such_setting = 1\n").unwrap();
+    let (code, stderr, _) = run_to_exit(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no_such_setting"), "{stderr}");
+}
+
+/// Starts `encarte` in `dir`, reads stdout until the server listens, then stops it.
+fn start_and_stop(dir: &std::path::Path) -> String {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env_clear()
+        .env("ENCARTE_BIND", "127.0.0.1:0")
+        .env("ENCARTE_DEMO_PASSWORD", "demo-secret-1")
+        .env("ENCARTE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("encarte starts");
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("encarte listening") || Instant::now() > deadline {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    seen
+}
+
+#[test]
+fn a_fresh_start_creates_the_database_and_one_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_and_stop(dir.path());
+    assert!(first.contains("encarte listening"), "{first}");
+    assert!(first.contains("owner@demo.test") && first.contains("cashier@demo.test"), "{first}");
+    assert!(first.contains("password: demo-secret-1"), "{first}");
+    assert!(dir.path().join("data/encarte.db").is_file());
+    assert!(dir.path().join("data/jwt_secret").is_file());
+    let second = start_and_stop(dir.path());
+    assert!(second.contains("encarte listening"), "{second}");
+    assert!(!second.contains("Demo program"), "no second demo: {second}");
+}
+
+#[test]
+fn the_readme_lists_every_setting() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = encarte::config::Config::markdown_table();
+    assert!(readme.contains(&table), "README.md is stale: paste the output of `encarte config`:\n{table}");
+}
