@@ -29,10 +29,52 @@ enum Command {
     },
     /// Create the demo program if the database has no program yet.
     Demo,
+    /// Create a program with one shop and its owner; prints the owner's password once.
+    CreateProgram(CreateProgram),
+    /// Add a staff member to a program; prints their password once.
+    AddStaff {
+        /// The program's slug.
+        #[arg(long)]
+        program: String,
+        #[arg(long)]
+        email: String,
+        /// owner, manager or cashier.
+        #[arg(long, default_value = "cashier")]
+        role: String,
+    },
     /// Print every setting with its default and meaning (Markdown).
     Config,
     /// Check that every card's balance equals the sum of its ledger; exit 1 if not.
     Check,
+}
+
+#[derive(clap::Args)]
+struct CreateProgram {
+    /// Short name used in URLs (lower-case letters, digits, dashes).
+    #[arg(long)]
+    slug: String,
+    /// The name customers see.
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    owner_email: String,
+    #[arg(long, default_value = "EUR")]
+    currency: String,
+    #[arg(long, default_value = "fr")]
+    locale: String,
+    #[arg(long, default_value = "Europe/Paris")]
+    time_zone: String,
+    /// Points earned for every `earn_per_cents` spent.
+    #[arg(long, default_value_t = 1)]
+    earn_points: i64,
+    #[arg(long, default_value_t = 100)]
+    earn_per_cents: i64,
+    /// Purchases below this amount earn nothing.
+    #[arg(long, default_value_t = 0)]
+    earn_min_cents: i64,
+    /// Name of the first shop.
+    #[arg(long, default_value = "Main shop")]
+    location: String,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +136,37 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
                 None => println!("the database already has a program; no demo created"),
             }
+        }
+        Command::CreateProgram(p) => {
+            let db = open_db(&config).await?;
+            let password = encarte::domain::card::random_token(16);
+            let new = encarte::service::programs::NewProgram::checked(
+                p.slug,
+                p.name,
+                p.currency,
+                p.locale,
+                p.time_zone,
+                (p.earn_points, p.earn_per_cents, p.earn_min_cents),
+                p.location,
+                vec![(p.owner_email.clone(), encarte::domain::role::Role::Owner, password.clone())],
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let created = db
+                .write(move |c| encarte::service::programs::create(c, new))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("program {} created (id {})", created.program.slug, created.program.id);
+            println!("{:<20} password: {password}", p.owner_email);
+        }
+        Command::AddStaff { program, email, role } => {
+            let db = open_db(&config).await?;
+            let role = encarte::domain::role::Role::parse(&role).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password = encarte::domain::card::random_token(16);
+            let (mail, pw) = (email.clone(), password.clone());
+            db.write(move |c| encarte::service::programs::add_staff(c, &program, &mail, role, &pw))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{email:<20} password: {password}");
         }
         Command::Check => {
             let db = open_db(&config).await?;

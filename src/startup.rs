@@ -120,6 +120,7 @@ impl Application {
         let (db_data, keys_data) = (web::Data::new(db.clone()), web::Data::new(keys));
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(crate::http::echo_request_id)
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())
                 .app_data(keys_data.clone())

@@ -10,7 +10,7 @@ pub fn init(filter: &str, json: bool) {
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: a second call (tests) keeps the first subscriber.
     let _ = if json {
-        registry.with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false)).try_init()
+        registry.with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(true)).try_init()
     } else {
         registry.with(tracing_subscriber::fmt::layer()).try_init()
     };

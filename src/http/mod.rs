@@ -35,6 +35,31 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
     Err(AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path())))
 }
 
+/// Returns the request id of the log lines in an `X-Request-Id` header, so that a till's
+/// error report leads straight to the service's logs.
+pub fn echo_request_id<S>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    use actix_web::HttpMessage;
+    let id = req.extensions().get::<tracing_actix_web::RequestId>().map(ToString::to_string);
+    let response = srv.call(req);
+    async move {
+        let mut response = response.await?;
+        if let Some(value) = id.and_then(|id| actix_web::http::header::HeaderValue::from_str(&id).ok()) {
+            response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
+        }
+        Ok(response)
+    }
+}
+
 /// Sends a response as the service stored it: a replay is byte for byte the first answer.
 pub fn stored(response: Stored) -> HttpResponse {
     let mut builder = HttpResponse::build(response.status);

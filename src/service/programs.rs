@@ -22,6 +22,49 @@ pub struct NewProgram {
     pub staff: Vec<(String, Role, String)>,
 }
 
+impl NewProgram {
+    /// Checks what an operator typed before anything is written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn checked(
+        slug: String,
+        name: String,
+        currency: String,
+        locale: String,
+        time_zone: String,
+        (earn_points, earn_per_cents, earn_min_cents): (i64, i64, i64),
+        location_name: String,
+        staff: Vec<(String, Role, String)>,
+    ) -> AppResult<NewProgram> {
+        let slug_ok = (2..=40).contains(&slug.len())
+            && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !slug.starts_with('-');
+        if !slug_ok {
+            return Err(AppError::invalid_field("slug", "2 to 40 lower-case letters, digits or dashes"));
+        }
+        let name = crate::domain::text::PersonName::parse(name).map_err(|e| AppError::invalid_field("name", e))?;
+        let currency =
+            crate::domain::money::Currency::parse(currency).map_err(|e| AppError::invalid_field("currency", e))?;
+        if !matches!(locale.as_str(), "en" | "fr") {
+            return Err(AppError::invalid_field("locale", "en or fr"));
+        }
+        if !(0..=1000).contains(&earn_points) || !(1..=1_000_000).contains(&earn_per_cents) || earn_min_cents < 0 {
+            return Err(AppError::invalid_field("earn_points", "0..=1000 points per 1..=1000000 cents, minimum >= 0"));
+        }
+        Ok(NewProgram {
+            slug,
+            name: name.into_inner(),
+            currency: currency.as_str().to_owned(),
+            locale,
+            time_zone,
+            earn_points,
+            earn_per_cents,
+            earn_min_cents,
+            location_name,
+            staff,
+        })
+    }
+}
+
 pub struct Created {
     pub program: Program,
     pub location: Location,
@@ -48,20 +91,39 @@ pub fn create(conn: &mut DbConn, new: NewProgram) -> AppResult<Created> {
         Location { id: repo::new_id(), program_id: program.id.clone(), name: new.location_name, created_at: now };
     repo::programs::insert_location(conn, &location)?;
     for (email, role, password) in new.staff {
-        let email = Email::parse(email).map_err(|e| AppError::invalid_field("email", e))?;
-        let staff = StaffUser {
-            id: repo::new_id(),
-            program_id: program.id.clone(),
-            email: email.as_str().to_owned(),
-            password_hash: super::auth::hash_password(&password)?,
-            role: role.as_str().to_owned(),
-            location_id: (role == Role::Cashier).then(|| location.id.clone()),
-            created_at: now,
-        };
-        repo::staff::insert(conn, &staff)
-            .map_err(|e| map_unique(e, AppError::conflict("staff_exists", "a staff user with this e-mail exists")))?;
+        insert_staff(conn, &program.id, &email, role, &password, Some(&location.id))?;
     }
     Ok(Created { program, location })
+}
+
+/// Adds a staff member to the program with this slug; cashiers are attached to its first shop.
+pub fn add_staff(conn: &mut DbConn, slug: &str, email: &str, role: Role, password: &str) -> AppResult<()> {
+    let program = repo::programs::find_by_slug(conn, slug)?
+        .ok_or_else(|| AppError::not_found("program_not_found", format!("no program with slug {slug}")))?;
+    let location = repo::programs::first_location(conn, &program.id)?;
+    insert_staff(conn, &program.id, email, role, password, location.as_ref().map(|l| l.id.as_str()))
+}
+
+fn insert_staff(
+    conn: &mut DbConn,
+    program_id: &str,
+    email: &str,
+    role: Role,
+    password: &str,
+    location_id: Option<&str>,
+) -> AppResult<()> {
+    let email = Email::parse(email.to_owned()).map_err(|e| AppError::invalid_field("email", e))?;
+    let staff = StaffUser {
+        id: repo::new_id(),
+        program_id: program_id.to_owned(),
+        email: email.as_str().to_owned(),
+        password_hash: super::auth::hash_password(password)?,
+        role: role.as_str().to_owned(),
+        location_id: if role == Role::Cashier { location_id.map(str::to_owned) } else { None },
+        created_at: repo::now(),
+    };
+    repo::staff::insert(conn, &staff)
+        .map_err(|e| map_unique(e, AppError::conflict("staff_exists", "a staff user with this e-mail exists")))
 }
 
 pub struct DemoLogin {

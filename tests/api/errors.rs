@@ -95,6 +95,9 @@ async fn unknown_routes_and_bad_paths_answer_json() {
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
     let (status, body) = app.get("/api/v1/cards/x/ledger?before=notanumber", &app.staff.owner).await;
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"));
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    let id = res.headers().get("x-request-id").expect("a request id to quote in a support ticket").to_str().unwrap();
+    assert_eq!(id.len(), 36, "{id}");
     let (status, body) = app.send(reqwest::Method::GET, "/health", None, None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");

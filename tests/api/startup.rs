@@ -98,3 +98,54 @@ fn the_readme_lists_every_setting() {
     let table = encarte::config::Config::markdown_table();
     assert!(readme.contains(&table), "README.md is stale: paste the output of `encarte config`:\n{table}");
 }
+
+/// Runs an `encarte` subcommand on the SQLite database in `dir`; returns (exit code, stdout, stderr).
+fn cli(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}/cli.db", dir.display()))
+        .env("ENCARTE_LOG", "warn")
+        .output()
+        .expect("encarte runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_operator_creates_a_program_and_its_staff_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = cli(
+        dir.path(),
+        &[
+            "create-program",
+            "--slug",
+            "boulangerie",
+            "--name",
+            "Boulangerie Martin",
+            "--owner-email",
+            "Owner@Martin.fr",
+            "--earn-points",
+            "2",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("program boulangerie created") && out.contains("Owner@Martin.fr  "), "{out}");
+    let (code, out, err) =
+        cli(dir.path(), &["add-staff", "--program", "boulangerie", "--email", "lea@martin.fr", "--role", "cashier"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("lea@martin.fr") && out.contains("password: "), "{out}");
+    let (code, _, err) = cli(dir.path(), &["add-staff", "--program", "boulangerie", "--email", "lea@martin.fr"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("staff user with this e-mail exists"), "{err}");
+    let (code, _, err) =
+        cli(dir.path(), &["create-program", "--slug", "Bad Slug", "--name", "x", "--owner-email", "a@b.fr"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("slug"), "{err}");
+    let (code, out, _) = cli(dir.path(), &["check"]);
+    assert_eq!(code, Some(0), "{out}");
+}

@@ -63,3 +63,12 @@ pub fn find_location(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResu
         .first(conn)
         .optional()
 }
+
+pub fn first_location(conn: &mut DbConn, program_id: &str) -> QueryResult<Option<Location>> {
+    locations::table
+        .filter(locations::program_id.eq(program_id))
+        .order(locations::created_at)
+        .select(Location::as_select())
+        .first(conn)
+        .optional()
+}
