@@ -2,8 +2,9 @@
 //! itself enforces what the code relies on (foreign keys, append-only ledger).
 
 use diesel::connection::SimpleConnection;
-use diesel_migrations::MigrationHarness;
-use encarte::db::{DbConn, DbUrl, migrations_for};
+use diesel::migration::MigrationSource;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use encarte::db::{Backend, DbConn, DbUrl, migrations_for};
 
 use crate::helpers::{TestDb, spawn_app};
 
@@ -57,38 +58,37 @@ fn tables(conn: &mut DbConn) -> Vec<String> {
         .collect()
 }
 
+/// Applies the next migration, or reverts the last one, on either backend.
+fn step(conn: &mut DbConn, revert: bool) {
+    fn on<DB: diesel::backend::Backend>(h: &mut impl MigrationHarness<DB>, revert: bool, m: EmbeddedMigrations)
+    where
+        EmbeddedMigrations: MigrationSource<DB>,
+    {
+        if revert {
+            h.revert_last_migration(m).unwrap();
+        } else {
+            h.run_next_migration(m).unwrap();
+        }
+    }
+    match conn {
+        DbConn::Sqlite(c) => on(c, revert, migrations_for(Backend::Sqlite)),
+        DbConn::Pg(c) => on(c, revert, migrations_for(Backend::Postgres)),
+    }
+}
+
 #[test]
 fn every_migration_reverts_and_applies_again() {
     let (test_db, url) = TestDb::new();
-    let url = DbUrl::parse(&url).unwrap();
-    let mut conn = url.establish().unwrap();
-    let migrations = || migrations_for(url.backend());
+    let mut conn = DbUrl::parse(&url).unwrap().establish().unwrap();
     let empty = tables(&mut conn);
-    let count = names("sqlite").len();
-    for _ in 0..count {
+    for _ in names("sqlite") {
         let before = tables(&mut conn);
-        match &mut conn {
-            DbConn::Sqlite(c) => {
-                c.run_next_migration(migrations()).unwrap();
-                let after = tables(&mut conn);
-                let DbConn::Sqlite(c) = &mut conn else { unreachable!() };
-                c.revert_last_migration(migrations()).unwrap();
-                assert_eq!(tables(&mut conn), before, "down.sql undoes up.sql");
-                let DbConn::Sqlite(c) = &mut conn else { unreachable!() };
-                c.run_next_migration(migrations()).unwrap();
-                assert_eq!(tables(&mut conn), after, "and up.sql applies again");
-            }
-            DbConn::Pg(c) => {
-                c.run_next_migration(migrations()).unwrap();
-                let after = tables(&mut conn);
-                let DbConn::Pg(c) = &mut conn else { unreachable!() };
-                c.revert_last_migration(migrations()).unwrap();
-                assert_eq!(tables(&mut conn), before, "down.sql undoes up.sql");
-                let DbConn::Pg(c) = &mut conn else { unreachable!() };
-                c.run_next_migration(migrations()).unwrap();
-                assert_eq!(tables(&mut conn), after, "and up.sql applies again");
-            }
-        }
+        step(&mut conn, false);
+        let after = tables(&mut conn);
+        step(&mut conn, true);
+        assert_eq!(tables(&mut conn), before, "down.sql undoes up.sql");
+        step(&mut conn, false);
+        assert_eq!(tables(&mut conn), after, "and up.sql applies again");
     }
     assert_ne!(tables(&mut conn), empty);
     drop(test_db);
