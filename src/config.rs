@@ -67,6 +67,12 @@ settings! {
     job_lease_seconds: i64 = 60,
     /// Hours an Idempotency-Key is remembered.
     idempotency_retention_hours: i64 = 48,
+    /// Failed promo-code attempts a staff member may make per window before waiting (anti-guessing).
+    promo_guess_limit_staff: i64 = 20,
+    /// Failed promo-code attempts one client address may make per window before waiting.
+    promo_guess_limit_address: i64 = 60,
+    /// Length of the promo-code guessing window, in seconds.
+    promo_guess_window_seconds: i64 = 600,
     /// Log filter (tracing syntax); `RUST_LOG` takes precedence.
     log: String = "info,actix_server=warn".to_owned(),
     /// `text` for people, `json` for log collectors.
@@ -99,6 +105,12 @@ impl Config {
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             anyhow::bail!("log_format must be text or json");
+        }
+        if self.promo_guess_limit_staff <= 0
+            || self.promo_guess_limit_address <= 0
+            || self.promo_guess_window_seconds <= 0
+        {
+            anyhow::bail!("the promo_guess_* settings must be positive");
         }
         if self.db_pool_size == 0 || self.worker_batch <= 0 || self.job_lease_seconds <= 0 {
             anyhow::bail!("db_pool_size, worker_batch and job_lease_seconds must be positive");

@@ -39,6 +39,8 @@ pub struct CardDto {
     pub status: String,
     pub balance: i64,
     pub pass_version: i64,
+    /// The code friends enrol with (link: `{public_url}/r/{code}`).
+    pub referral_code: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -55,6 +57,7 @@ impl From<&Card> for CardDto {
             status: c.status.clone(),
             balance: c.balance,
             pass_version: c.pass_version,
+            referral_code: c.referral_code.clone(),
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
         }
@@ -111,6 +114,8 @@ pub struct PurchaseDto {
     pub location_id: Option<String>,
     pub staff_id: Option<String>,
     pub points_earned: i64,
+    pub discount_cents: i64,
+    pub bonus_points: i64,
     pub returned_cents: i64,
     pub status: &'static str,
     pub created_at: String,
@@ -127,6 +132,8 @@ impl From<&Purchase> for PurchaseDto {
             location_id: p.location_id.clone(),
             staff_id: p.staff_id.clone(),
             points_earned: p.points_earned,
+            discount_cents: p.discount_cents,
+            bonus_points: p.bonus_points,
             returned_cents: p.returned_cents,
             status: p.status(),
             created_at: time(p.created_at),

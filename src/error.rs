@@ -13,6 +13,9 @@ pub enum AppError {
     /// A mistake of the caller: bad input, a rule of the domain, a missing right.
     #[error("{message}")]
     Client { status: StatusCode, code: &'static str, message: String, field: Option<String> },
+    /// Too many failed attempts (code guessing): retry after the given delay.
+    #[error("too many attempts")]
+    TooManyRequests { retry_after_seconds: i64 },
     /// A dependency is down or saturated (database pool, lock timeout): retry later.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -58,6 +61,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Client { code, .. } => code,
+            AppError::TooManyRequests { .. } => "too_many_attempts",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -105,6 +109,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::Client { status, .. } => *status,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -113,6 +118,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let (message, field) = match self {
             AppError::Client { message, field, .. } => (message.as_str(), field.as_deref()),
+            AppError::TooManyRequests { .. } => ("too many failed attempts; wait before trying again", None),
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "service unavailable");
                 ("the service is busy or its database is unreachable; retry shortly", None)
@@ -123,8 +129,14 @@ impl ResponseError for AppError {
             }
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, AppError::Unavailable(_)) {
-            response.insert_header(("Retry-After", "1"));
+        match self {
+            AppError::Unavailable(_) => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            AppError::TooManyRequests { retry_after_seconds } => {
+                response.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
+            _ => {}
         }
         response.json(ErrorBody { error: ErrorDetail { code: self.code(), message, field } })
     }

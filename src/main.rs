@@ -113,7 +113,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Worker { once } => {
             let db = open_db(&config).await?;
-            let worker = Worker::new(db, Arc::new(Registry::standard()), worker_settings(&config));
+            let worker = Worker::new(db.clone(), Arc::new(Registry::standard(&db)), worker_settings(&config));
             if once {
                 let ran = encarte::jobs::drain(&[worker]).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("{ran} jobs run");

@@ -89,12 +89,18 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        Self::build_with(config, Registry::standard()).await
+        Self::build_with(config, Registry::standard).await
     }
 
     /// Like [`build`](Self::build), with the job handlers given (tests register their own).
-    pub async fn build_with(config: Config, registry: Registry) -> anyhow::Result<Application> {
+    pub async fn build_with(config: Config, registry: impl FnOnce(&Db) -> Registry) -> anyhow::Result<Application> {
         let db = open_db(&config).await?;
+        let registry = registry(&db);
+        let backfilled =
+            db.write(crate::service::referrals::backfill_codes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if backfilled > 0 {
+            tracing::info!(cards = backfilled, "referral codes given to existing cards");
+        }
         if config.demo {
             let password = config.demo_password.clone();
             let created = db.write(move |c| programs::ensure_demo(c, password.as_deref())).await;
@@ -118,12 +124,14 @@ impl Application {
         let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let (db_data, keys_data) = (web::Data::new(db.clone()), web::Data::new(keys));
+        let config_data = web::Data::new(config.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(crate::http::echo_request_id)
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())
                 .app_data(keys_data.clone())
+                .app_data(config_data.clone())
                 .configure(crate::http::configure)
         })
         .listen(listener)?;

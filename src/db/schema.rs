@@ -46,6 +46,9 @@ diesel::table! {
         phone -> Nullable<Text>,
         locale -> Text,
         created_at -> Timestamp,
+        email_key -> Nullable<Text>,
+        phone_key -> Nullable<Text>,
+        device_key -> Nullable<Text>,
     }
 }
 
@@ -75,6 +78,7 @@ diesel::table! {
         pass_version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        referral_code -> Nullable<Text>,
     }
 }
 
@@ -91,6 +95,8 @@ diesel::table! {
         points_earned -> BigInt,
         returned_cents -> BigInt,
         created_at -> Timestamp,
+        discount_cents -> BigInt,
+        bonus_points -> BigInt,
     }
 }
 
@@ -159,5 +165,127 @@ diesel::table! {
         name -> Text,
         value -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referral_settings (program_id) {
+        program_id -> Text,
+        enabled -> Bool,
+        min_purchase_cents -> BigInt,
+        window_days -> BigInt,
+        referrer_points -> BigInt,
+        referee_points -> BigInt,
+        max_per_month -> Nullable<BigInt>,
+        max_total -> Nullable<BigInt>,
+        clawback -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Text,
+        program_id -> Text,
+        referrer_card_id -> Text,
+        referee_card_id -> Text,
+        status -> Text,
+        reason -> Nullable<Text>,
+        purchase_id -> Nullable<Text>,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    referral_rewards (referral_id, beneficiary) {
+        referral_id -> Text,
+        beneficiary -> Text,
+        program_id -> Text,
+        card_id -> Text,
+        points -> BigInt,
+        clawed_back -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    referral_counters (referrer_card_id, period) {
+        referrer_card_id -> Text,
+        period -> Text,
+        program_id -> Text,
+        rewarded -> BigInt,
+    }
+}
+
+diesel::table! {
+    promo_campaigns (id) {
+        id -> Text,
+        program_id -> Text,
+        name -> Text,
+        effect -> Text,
+        effect_value -> BigInt,
+        min_purchase_cents -> BigInt,
+        max_redemptions -> Nullable<BigInt>,
+        max_per_customer -> Nullable<BigInt>,
+        redemptions -> BigInt,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        days_of_week -> Nullable<Text>,
+        hour_from -> Nullable<Integer>,
+        hour_to -> Nullable<Integer>,
+        kind -> Text,
+        pool_prefix -> Nullable<Text>,
+        pool_pattern -> Nullable<Text>,
+        pool_length -> Nullable<Integer>,
+        pool_size -> BigInt,
+        pool_generated -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    promo_codes (id) {
+        id -> BigInt,
+        program_id -> Text,
+        campaign_id -> Text,
+        code -> Text,
+        max_uses -> Nullable<BigInt>,
+        uses -> BigInt,
+    }
+}
+
+diesel::table! {
+    promo_redemptions (id) {
+        id -> Text,
+        program_id -> Text,
+        campaign_id -> Text,
+        code_id -> BigInt,
+        card_id -> Text,
+        purchase_id -> Nullable<Text>,
+        discount_cents -> BigInt,
+        bonus_points -> BigInt,
+        status -> Text,
+        created_at -> Timestamp,
+        rolled_back_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    promo_customer_uses (campaign_id, card_id) {
+        campaign_id -> Text,
+        card_id -> Text,
+        uses -> BigInt,
+    }
+}
+
+diesel::table! {
+    rate_limits (key, window_start) {
+        key -> Text,
+        window_start -> Timestamp,
+        hits -> BigInt,
     }
 }

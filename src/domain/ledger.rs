@@ -9,6 +9,12 @@ pub enum EntryKind {
     /// balance stays negative until new earnings pay them back.
     Debt,
     Adjust,
+    /// A referral reward, to the referrer or the referee.
+    Referral,
+    /// A referral reward taken back because the qualifying purchase was returned.
+    ReferralClawback,
+    /// Extra points from a promo code.
+    Promo,
 }
 
 impl EntryKind {
@@ -19,6 +25,9 @@ impl EntryKind {
             EntryKind::Reversal => "reversal",
             EntryKind::Debt => "debt",
             EntryKind::Adjust => "adjust",
+            EntryKind::Referral => "referral",
+            EntryKind::ReferralClawback => "referral_clawback",
+            EntryKind::Promo => "promo",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Pure types and rules: values that parse and refuse bad input at the edge. No I/O here.
 
 pub mod card;
+pub mod codes;
 pub mod earning;
 pub mod email;
+pub mod identity;
 pub mod ledger;
 pub mod money;
 pub mod points;

@@ -46,6 +46,7 @@ bounded_text!(PersonName, "a name", 100);
 bounded_text!(Reason, "a reason", 500);
 bounded_text!(ExternalRef, "an external reference", 100);
 bounded_text!(IdempotencyKey, "an Idempotency-Key", 255);
+bounded_text!(DeviceId, "a device id", 200);
 
 /// A phone number as typed: digits, spaces, dots, dashes, parentheses and a leading +.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -25,8 +25,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/cards/{id}/unblock", web::post().to(api::cards::unblock))
                 .route("/cards/{id}/redemptions", web::post().to(api::cards::redeem))
                 .route("/cards/{id}/adjustments", web::post().to(api::cards::adjust))
+                .route("/cards/{id}/referrals", web::get().to(api::referrals::for_card))
                 .route("/purchases", web::post().to(api::purchases::create))
-                .route("/purchases/{id}/returns", web::post().to(api::purchases::return_goods)),
+                .route("/purchases/{id}/returns", web::post().to(api::purchases::return_goods))
+                .route("/referrals", web::get().to(api::referrals::list))
+                .route("/referrals/stats", web::get().to(api::referrals::stats))
+                .route("/program/referral", web::get().to(api::referrals::get_settings))
+                .route("/program/referral", web::put().to(api::referrals::put_settings))
+                .route("/promo-campaigns", web::post().to(api::promos::create))
+                .route("/promo-campaigns", web::get().to(api::promos::list))
+                .route("/promo-campaigns/{id}", web::get().to(api::promos::get))
+                .route("/promo-campaigns/{id}/pause", web::post().to(api::promos::pause))
+                .route("/promo-campaigns/{id}/resume", web::post().to(api::promos::resume))
+                .route("/promo-campaigns/{id}/end", web::post().to(api::promos::end))
+                .route("/promo-campaigns/{id}/codes.csv", web::get().to(api::promos::codes_csv))
+                .route("/promo-codes/validate", web::post().to(api::promos::validate))
+                .route("/promo-codes/redeem", web::post().to(api::promos::redeem)),
         )
         .default_service(web::to(not_found));
 }

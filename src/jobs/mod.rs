@@ -103,8 +103,12 @@ impl Registry {
     }
 
     /// The kinds of this build.
-    pub fn standard() -> Registry {
+    pub fn standard(db: &crate::db::Db) -> Registry {
         let mut registry = Registry::default();
+        let pool_db = db.clone();
+        registry.register(crate::service::promos::GENERATE_POOL, move |job: repo::outbox::Job| {
+            crate::service::promos::run_generate_job(pool_db.clone(), job.payload)
+        });
         registry.register(CARD_CHANGED, |job: repo::outbox::Job| async move {
             // No wallet channel is wired yet: the change is recorded and acknowledged. Apple and
             // Google add their fan-out here.

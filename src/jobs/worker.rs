@@ -103,7 +103,13 @@ impl Worker {
             if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(600)) {
                 last_purge = Some(std::time::Instant::now());
                 let cutoff = repo::now() - self.settings.idempotency_retention;
-                match self.db.write(move |c| Ok(repo::idempotency::purge_older_than(c, cutoff)?)).await {
+                let purge = move |c: &mut crate::db::DbConn| {
+                    let keys = repo::idempotency::purge_older_than(c, cutoff)?;
+                    // Guessing windows are minutes long: a day-old counter counts nothing.
+                    repo::rate_limits::purge_before(c, repo::now() - chrono::Duration::days(1))?;
+                    Ok(keys)
+                };
+                match self.db.write(purge).await {
                     Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys purged"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),

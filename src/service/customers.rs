@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::Actor;
 use super::idempotency::{self, Idempotent, Stored};
+use super::referrals::{self, ReferralDto};
 use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::repo::customers::{Customer, NewConsent};
 use crate::db::{Db, DbConn, repo};
 use crate::domain::card::{Barcode, CardNumber, random_token};
+use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
-use crate::domain::text::{Locale, PersonName, Phone};
+use crate::domain::text::{DeviceId, Locale, PersonName, Phone};
 use crate::dto::{CardDto, CustomerDto};
 use crate::error::{AppError, AppResult};
 use actix_web::http::StatusCode;
@@ -48,12 +50,20 @@ pub struct Enrolment {
     pub locale: Option<Locale>,
     #[serde(default)]
     pub consents: BTreeMap<Purpose, bool>,
+    /// A friend's referral code: this customer becomes their referee.
+    #[serde(default)]
+    pub referral_code: Option<ReferralCode>,
+    /// An id of the customer's device (set by the enrolment pages), used only, hashed, to spot self-referral.
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Enrolled {
     pub customer: CustomerDto,
     pub card: CardDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralDto>,
 }
 
 /// Where the consent was given, for the consent log.
@@ -76,6 +86,12 @@ pub fn enrol_in(conn: &mut DbConn, program_id: &str, input: Enrolment, channel: 
         return Err(customer_exists());
     }
     let now = repo::now();
+    let signals = referrals::signals(
+        conn,
+        input.email.as_str(),
+        input.phone.as_ref().map(Phone::as_str),
+        input.device_id.as_ref().map(DeviceId::as_str),
+    )?;
     let customer = Customer {
         id: repo::new_id(),
         program_id: program_id.to_owned(),
@@ -84,6 +100,9 @@ pub fn enrol_in(conn: &mut DbConn, program_id: &str, input: Enrolment, channel: 
         phone: input.phone.map(|p| p.as_str().to_owned()),
         locale: input.locale.map_or(program.locale.clone(), |l| l.as_str().to_owned()),
         created_at: now,
+        email_key: Some(signals.email_key),
+        phone_key: signals.phone_key,
+        device_key: signals.device_key,
     };
     repo::customers::insert(conn, &customer).map_err(|e| super::programs::map_unique(e, customer_exists()))?;
     for (purpose, granted) in &input.consents {
@@ -100,16 +119,20 @@ pub fn enrol_in(conn: &mut DbConn, program_id: &str, input: Enrolment, channel: 
         )?;
     }
     let card = issue_card(conn, program_id, &customer.id)?;
+    let referral = match &input.referral_code {
+        Some(code) => Some(referrals::attach(conn, &program, &customer, &card, code)?),
+        None => None,
+    };
     let consents = repo::customers::current_consents(conn, program_id, &customer.id)?;
-    Ok(Enrolled { customer: CustomerDto::new(&customer, &consents), card: CardDto::from(&card) })
+    Ok(Enrolled { customer: CustomerDto::new(&customer, &consents), card: CardDto::from(&card), referral })
 }
 
 fn customer_exists() -> AppError {
     AppError::conflict("customer_exists", "a customer with this e-mail is already enrolled in this program")
 }
 
-/// A new card with a fresh number; a number already taken (one chance in ~10^11 per card) is
-/// drawn again inside a savepoint, so the enrolment itself never fails on it.
+/// A new card with a fresh number and referral code; one already taken (a number: one chance in
+/// ~10^11; a code: ~10^9) is drawn again inside a savepoint, so the enrolment never fails on it.
 fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResult<Card> {
     use diesel::Connection;
     let now = repo::now();
@@ -127,6 +150,7 @@ fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResu
             pass_version: 1,
             created_at: now,
             updated_at: now,
+            referral_code: Some(referrals::new_code()),
         };
         match conn.transaction(|c| card_repo::insert(c, &card)) {
             Ok(()) => return Ok(card),

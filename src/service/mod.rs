@@ -7,7 +7,10 @@ pub mod customers;
 pub mod idempotency;
 pub mod points;
 pub mod programs;
+pub mod promo_codes;
+pub mod promos;
 pub mod purchases;
+pub mod referrals;
 
 use crate::domain::role::Role;
 

@@ -142,7 +142,7 @@ pub fn ensure_demo(conn: &mut DbConn, password: Option<&str>) -> AppResult<Optio
         ("cashier@demo.test".to_owned(), Role::Cashier, password.clone()),
     ];
     let emails = staff.iter().map(|(e, _, _)| e.clone()).collect();
-    create(
+    let created = create(
         conn,
         NewProgram {
             slug: "demo".into(),
@@ -157,6 +157,18 @@ pub fn ensure_demo(conn: &mut DbConn, password: Option<&str>) -> AppResult<Optio
             staff,
         },
     )?;
+    // Referral on: 100 points each once the referee's first purchase reaches 10.00 EUR.
+    let referral = super::referrals::SettingsInput {
+        enabled: true,
+        min_purchase_cents: 1000,
+        window_days: 30,
+        referrer_points: 100,
+        referee_points: 100,
+        max_per_month: Some(10),
+        max_total: None,
+        clawback: true,
+    };
+    repo::referrals::save_settings(conn, &referral.into_settings(&created.program.id)?)?;
     Ok(Some(DemoLogin { emails, password }))
 }
 

@@ -7,10 +7,13 @@ use super::Actor;
 use super::cards::card_not_found;
 use super::idempotency::{self, Idempotent, Stored};
 use super::points::{Guard, Posting, card_blocked, post};
+use super::promos;
+use super::referrals::{self, ReferralDto};
 use crate::db::repo::cards as card_repo;
 use crate::db::repo::purchases::Purchase;
 use crate::db::{Db, repo};
 use crate::domain::card::CardRef;
+use crate::domain::codes::PromoCode;
 use crate::domain::earning::points_to_reverse;
 use crate::domain::ledger::EntryKind;
 use crate::domain::money::{Cents, Currency};
@@ -29,13 +32,32 @@ pub struct NewPurchase {
     /// A location id of the program; defaults to the cashier's own shop.
     #[serde(default)]
     pub location: Option<String>,
+    /// A promo code to apply: its discount comes back in the answer, its points are added.
+    #[serde(default)]
+    pub promo_code: Option<PromoCode>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Recorded {
     pub purchase: PurchaseDto,
     pub points_earned: i64,
+    /// What the promo code takes off the bill: the till charges `amount_cents - discount_cents`.
+    pub discount_cents: i64,
+    pub bonus_points: i64,
     pub balance: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promo: Option<AppliedPromo>,
+    /// The referral this purchase rewarded (or found expired), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral: Option<ReferralDto>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppliedPromo {
+    pub redemption_id: String,
+    pub campaign_id: String,
+    pub campaign: String,
+    pub code: String,
 }
 
 pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase) -> AppResult<Stored> {
@@ -68,7 +90,18 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                     return Err(external_ref_exists());
                 }
             }
-            let points = program.earning_rule().points_for(input.amount_cents);
+            let amount = input.amount_cents.get();
+            let offer = match &input.promo_code {
+                Some(code) => Some(
+                    promos::evaluate(conn, &program, code, Some(&card), Some(amount), chrono::Utc::now())?
+                        .map_err(promos::Refusal::error)?,
+                ),
+                None => None,
+            };
+            let (discount, points, bonus) = match &offer {
+                Some(offer) => (offer.discount_cents, offer.earned, offer.bonus_points),
+                None => (0, program.earning_rule().points_for(input.amount_cents), 0),
+            };
             let purchase = Purchase {
                 id: repo::new_id(),
                 program_id: pid.to_owned(),
@@ -81,27 +114,56 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 points_earned: points,
                 returned_cents: 0,
                 created_at: repo::now(),
+                discount_cents: discount,
+                bonus_points: bonus,
             };
             repo::purchases::insert(conn, &purchase)
                 .map_err(|e| super::programs::map_unique(e, external_ref_exists()))?;
-            let balance = if points > 0 {
+            let promo = match &offer {
+                Some(offer) => {
+                    let redemption =
+                        promos::redeem(conn, offer, &card, Some(&purchase.id))?.map_err(promos::Refusal::error)?;
+                    Some(AppliedPromo {
+                        redemption_id: redemption.id,
+                        campaign_id: offer.campaign.id.clone(),
+                        campaign: offer.campaign.name.clone(),
+                        code: offer.code.code.clone(),
+                    })
+                }
+                None => None,
+            };
+            let mut balance = card.balance;
+            for (kind, delta) in [(EntryKind::Earn, points), (EntryKind::Promo, bonus)] {
+                if delta == 0 {
+                    continue;
+                }
                 let posting = Posting {
                     program_id: pid,
                     card_id: &card.id,
-                    delta: points,
-                    kind: EntryKind::Earn,
+                    delta,
+                    kind,
                     purchase_id: Some(&purchase.id),
                     staff_id: Some(&actor.staff_id),
                     reason: None,
                 };
                 // The card may have been blocked since we read it: the guard re-checks at write time.
-                let (card, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
+                let (after, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
                     .ok_or_else(|| card_blocked(&card))?;
-                card.balance
-            } else {
-                card.balance
-            };
-            Ok(Recorded { purchase: PurchaseDto::from(&purchase), points_earned: points, balance })
+                balance = after.balance;
+            }
+            let referral = referrals::on_purchase(conn, &program, &card, &purchase)?;
+            if referral.as_ref().is_some_and(|r| r.status == crate::db::repo::referrals::REWARDED) {
+                balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);
+            }
+            Ok(Recorded {
+                purchase: PurchaseDto::from(&purchase),
+                points_earned: points,
+                discount_cents: discount,
+                bonus_points: bonus,
+                balance,
+                promo,
+                referral,
+            })
         })
     })
     .await
@@ -159,7 +221,9 @@ pub async fn return_goods(
                 ));
             };
             let before = purchase.returned_cents - cents;
-            let reverse = points_to_reverse(purchase.points_earned, purchase.amount_cents, before, cents);
+            // Promo bonus points go back in the same proportion as the earned ones.
+            let given = purchase.points_earned + purchase.bonus_points;
+            let reverse = points_to_reverse(given, purchase.amount_cents, before, cents);
             // Locked, so that the split between reversal and debt is computed on the balance we write to.
             let card = card_repo::lock(conn, pid, &purchase.card_id)?.ok_or_else(card_not_found)?;
             let covered = card.balance.clamp(0, reverse);
@@ -184,6 +248,15 @@ pub async fn return_goods(
                 balance = card.balance;
                 entries.push(EntryDto::from(&entry));
             }
+            let program = repo::programs::find(conn, pid)?;
+            // A full return gives the promo code's use back to the campaign, the code and the customer.
+            if purchase.returned_cents == purchase.amount_cents {
+                if let Some(redemption) = repo::promos::redemption_for_purchase(conn, &purchase.id)? {
+                    repo::promos::roll_back(conn, &redemption)?;
+                }
+            }
+            referrals::on_return(conn, &program, &purchase)?;
+            let balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);
             Ok(Returned {
                 purchase: PurchaseDto::from(&purchase),
                 amount_cents: cents,

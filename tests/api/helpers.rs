@@ -133,7 +133,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (test_db, url) = TestDb::new();
     let mut config = test_config(&url, test_db.dir());
     tweak(&mut config);
-    let app = Application::build_with(config, Registry::standard()).await.expect("the app builds");
+    let app = Application::build_with(config, Registry::standard).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (db, handle) = (app.db(), app.handle());
     tokio::spawn(app.run_until_stopped());
@@ -281,7 +281,7 @@ impl TestApp {
 
     /// Runs every due outbox job with the standard handlers.
     pub async fn run_jobs(&self) -> usize {
-        let worker = self.worker(Registry::standard());
+        let worker = self.worker(Registry::standard(&self.db));
         encarte::jobs::drain(&[worker]).await.expect("jobs run")
     }
 

@@ -12,5 +12,7 @@ mod isolation;
 mod ledger_props;
 mod migrations;
 mod outbox;
+mod promos;
 mod purchases;
+mod referrals;
 mod startup;

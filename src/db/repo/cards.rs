@@ -7,7 +7,7 @@ use crate::db::schema::cards;
 use crate::domain::card::CardRef;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = cards)]
+#[diesel(table_name = cards, treat_none_as_default_value = false)]
 pub struct Card {
     pub id: String,
     pub program_id: String,
@@ -21,6 +21,7 @@ pub struct Card {
     pub pass_version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub referral_code: Option<String>,
 }
 
 pub const ACTIVE: &str = "active";
@@ -46,6 +47,26 @@ pub fn find_by_ref(conn: &mut DbConn, program_id: &str, card: &CardRef) -> Query
         CardRef::Number(n) => query.filter(cards::number.eq(n.as_str())).first(conn).optional(),
         CardRef::Barcode(b) => query.filter(cards::barcode.eq(b.as_str())).first(conn).optional(),
     }
+}
+
+pub fn find_by_referral_code(conn: &mut DbConn, program_id: &str, code: &str) -> QueryResult<Option<Card>> {
+    cards::table
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::referral_code.eq(code))
+        .select(Card::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Cards created before referral codes existed, to give them one.
+pub fn without_referral_code(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Card>> {
+    cards::table.filter(cards::referral_code.is_null()).limit(limit).select(Card::as_select()).load(conn)
+}
+
+pub fn set_referral_code(conn: &mut DbConn, card_id: &str, code: &str) -> QueryResult<usize> {
+    diesel::update(cards::table.filter(cards::id.eq(card_id)).filter(cards::referral_code.is_null()))
+        .set(cards::referral_code.eq(code))
+        .execute(conn)
 }
 
 pub fn find_by_customer(conn: &mut DbConn, program_id: &str, customer_id: &str) -> QueryResult<Card> {

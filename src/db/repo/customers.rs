@@ -14,6 +14,10 @@ pub struct Customer {
     pub phone: Option<String>,
     pub locale: String,
     pub created_at: NaiveDateTime,
+    /// Salted hashes of the fraud signals (canonical e-mail, phone digits, device id).
+    pub email_key: Option<String>,
+    pub phone_key: Option<String>,
+    pub device_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -51,6 +55,17 @@ pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Custom
 pub fn exists_email(conn: &mut DbConn, program_id: &str, email: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         customers::table.filter(customers::program_id.eq(program_id)).filter(customers::email.eq(email)),
+    ))
+    .get_result(conn)
+}
+
+/// Another customer of the program with the same canonical e-mail (plus-alias, Gmail dots).
+pub fn other_with_email_key(conn: &mut DbConn, program_id: &str, key: &str, except: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        customers::table
+            .filter(customers::program_id.eq(program_id))
+            .filter(customers::email_key.eq(key))
+            .filter(customers::id.ne(except)),
     ))
     .get_result(conn)
 }

@@ -7,7 +7,10 @@ pub mod idempotency;
 pub mod ledger;
 pub mod outbox;
 pub mod programs;
+pub mod promos;
 pub mod purchases;
+pub mod rate_limits;
+pub mod referrals;
 pub mod secrets;
 pub mod staff;
 

@@ -18,6 +18,10 @@ pub struct Purchase {
     pub points_earned: i64,
     pub returned_cents: i64,
     pub created_at: NaiveDateTime,
+    /// What the purchase's promo code took off the bill.
+    pub discount_cents: i64,
+    /// Extra points from the promo code, reversed in proportion with the earned ones.
+    pub bonus_points: i64,
 }
 
 impl Purchase {

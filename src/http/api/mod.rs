@@ -1,4 +1,6 @@
 pub mod auth;
 pub mod cards;
 pub mod customers;
+pub mod promos;
 pub mod purchases;
+pub mod referrals;

@@ -1,4 +1,7 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::config::Config;
+use crate::service::promo_codes;
 
 use crate::db::Db;
 use crate::error::AppResult;
@@ -8,12 +11,18 @@ use crate::service::idempotency::Idempotent;
 use crate::service::purchases::{self, NewPurchase, NewReturn};
 
 pub async fn create(
+    req: HttpRequest,
     db: web::Data<Db>,
+    config: web::Data<Config>,
     Staff(actor): Staff,
     IdempotencyHeader(key): IdempotencyHeader,
     JsonBody(input): JsonBody<NewPurchase>,
 ) -> AppResult<HttpResponse> {
     let idem = Idempotent::new(key, "POST /purchases", &input)?;
+    if input.promo_code.is_some() {
+        let attempt = super::promos::attempt(&req, &actor, &config);
+        return promo_codes::guarded(&db, &attempt, purchases::record(&db, &actor, idem, input)).await.map(stored);
+    }
     purchases::record(&db, &actor, idem, input).await.map(stored)
 }
 

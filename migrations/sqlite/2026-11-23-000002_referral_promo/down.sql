@@ -1,0 +1,17 @@
+DROP TABLE rate_limits;
+ALTER TABLE purchases DROP COLUMN bonus_points;
+ALTER TABLE purchases DROP COLUMN discount_cents;
+DROP TABLE promo_customer_uses;
+DROP TABLE promo_redemptions;
+DROP TABLE promo_codes;
+DROP TABLE promo_campaigns;
+DROP TABLE referral_counters;
+DROP TABLE referral_rewards;
+DROP TABLE referrals;
+DROP INDEX customers_email_key;
+ALTER TABLE customers DROP COLUMN device_key;
+ALTER TABLE customers DROP COLUMN phone_key;
+ALTER TABLE customers DROP COLUMN email_key;
+DROP INDEX cards_referral_code;
+ALTER TABLE cards DROP COLUMN referral_code;
+DROP TABLE referral_settings;

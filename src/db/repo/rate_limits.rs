@@ -1,0 +1,26 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::rate_limits;
+
+/// Hits recorded for `key` in the window starting at `window_start`.
+pub fn hits(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<i64> {
+    Ok(rate_limits::table.find((key, window_start)).select(rate_limits::hits).first(conn).optional()?.unwrap_or(0))
+}
+
+pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<()> {
+    let row = (rate_limits::key.eq(key), rate_limits::window_start.eq(window_start), rate_limits::hits.eq(0i64));
+    match conn {
+        DbConn::Pg(c) => diesel::insert_into(rate_limits::table).values(row).on_conflict_do_nothing().execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(rate_limits::table).values(row).on_conflict_do_nothing().execute(c)?,
+    };
+    diesel::update(rate_limits::table.find((key, window_start)))
+        .set(rate_limits::hits.eq(rate_limits::hits + 1))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn purge_before(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(rate_limits::table.filter(rate_limits::window_start.lt(cutoff))).execute(conn)
+}

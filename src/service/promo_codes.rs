@@ -1,0 +1,247 @@
+//! What the till does with a code: check it (dry run) or redeem it on its own. Failed attempts
+//! are counted per staff member and per client address; past the limit the caller waits.
+
+use actix_web::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::Actor;
+use super::idempotency::{self, Idempotent, Stored};
+use super::points::{Guard, Posting, card_blocked, post};
+use super::promos::{self, Effect, Refusal};
+use crate::db::repo::cards as card_repo;
+use crate::db::{Db, repo};
+use crate::domain::card::CardRef;
+use crate::domain::codes::PromoCode;
+use crate::domain::ledger::EntryKind;
+use crate::domain::money::Cents;
+use crate::error::{AppError, AppResult};
+
+/// Failed code attempts allowed per window before a 429.
+#[derive(Debug, Clone, Copy)]
+pub struct GuessLimits {
+    pub per_staff: i64,
+    pub per_address: i64,
+    pub window_seconds: i64,
+}
+
+/// Who is trying codes, for the guessing limits.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub staff_id: String,
+    pub address: Option<String>,
+    pub limits: GuessLimits,
+}
+
+impl Attempt {
+    fn keys(&self) -> Vec<(String, i64)> {
+        let mut keys = vec![(format!("promo:staff:{}", self.staff_id), self.limits.per_staff)];
+        if let Some(address) = &self.address {
+            keys.push((format!("promo:addr:{address}"), self.limits.per_address));
+        }
+        keys
+    }
+
+    fn window(&self) -> (chrono::NaiveDateTime, i64) {
+        let now = chrono::Utc::now().timestamp();
+        let size = self.limits.window_seconds.max(1);
+        let start = now - now.rem_euclid(size);
+        let at = chrono::DateTime::from_timestamp(start, 0).map(|t| t.naive_utc()).unwrap_or_else(repo::now);
+        (at, start + size - now)
+    }
+
+    /// Refuses with 429 and `Retry-After` when a key has used up its failures for this window.
+    pub async fn check(&self, db: &Db) -> AppResult<()> {
+        let (window, retry_after) = self.window();
+        let keys = self.keys();
+        let over = db
+            .read(move |c| {
+                for (key, limit) in &keys {
+                    if repo::rate_limits::hits(c, key, window)? >= *limit {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            })
+            .await?;
+        if over {
+            return Err(AppError::TooManyRequests { retry_after_seconds: retry_after.max(1) });
+        }
+        Ok(())
+    }
+
+    /// Counts a failed attempt, in a transaction of its own: the refused request's rolls back.
+    pub async fn failed(&self, db: &Db) {
+        let (window, _) = self.window();
+        let keys = self.keys();
+        let result = db
+            .write(move |c| {
+                for (key, _) in &keys {
+                    repo::rate_limits::hit(c, key, window)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not count a failed promo code attempt");
+        }
+    }
+}
+
+/// Runs `f` under the guessing limits: checked before, an unknown code counted after. Refusals of
+/// a real code (expired, used up) are not guesses and don't count.
+pub async fn guarded<T>(db: &Db, attempt: &Attempt, f: impl Future<Output = AppResult<T>>) -> AppResult<T> {
+    attempt.check(db).await?;
+    let result = f.await;
+    if let Err(AppError::Client { code, .. }) = &result {
+        if *code == Refusal::Invalid.error().code() {
+            attempt.failed(db).await;
+        }
+    }
+    result
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub code: PromoCode,
+    #[serde(default)]
+    pub card: Option<CardRef>,
+    #[serde(default)]
+    pub amount_cents: Option<Cents>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Checked {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
+    /// With `amount_cents`: what the code takes off and the extra points it gives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount_cents: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bonus_points: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_purchase_cents: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CampaignRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// The dry run: says whether the code applies and what it would give, writes nothing (but a
+/// failed attempt counts against the guessing limits).
+pub async fn validate(db: &Db, actor: &Actor, attempt: &Attempt, input: Check) -> AppResult<Checked> {
+    attempt.check(db).await?;
+    let program_id = actor.program_id.clone();
+    let checked = db
+        .read(move |c| {
+            let program = repo::programs::find(c, &program_id)?;
+            let card = match &input.card {
+                Some(r) => Some(card_repo::find_by_ref(c, &program_id, r)?.ok_or_else(super::cards::card_not_found)?),
+                None => None,
+            };
+            let amount = input.amount_cents.map(Cents::get);
+            Ok(match promos::evaluate(c, &program, &input.code, card.as_ref(), amount, chrono::Utc::now())? {
+                Ok(offer) => Checked {
+                    valid: true,
+                    reason: None,
+                    effect: Some(Effect::from_campaign(&offer.campaign)),
+                    campaign: Some(CampaignRef { id: offer.campaign.id.clone(), name: offer.campaign.name.clone() }),
+                    discount_cents: amount.map(|_| offer.discount_cents),
+                    bonus_points: amount.map(|_| offer.bonus_points),
+                    min_purchase_cents: Some(offer.campaign.min_purchase_cents),
+                },
+                Err(reason) => Checked {
+                    valid: false,
+                    reason: Some(reason),
+                    campaign: None,
+                    effect: None,
+                    discount_cents: None,
+                    bonus_points: None,
+                    min_purchase_cents: None,
+                },
+            })
+        })
+        .await?;
+    if checked.reason == Some(Refusal::Invalid) {
+        attempt.failed(db).await;
+    }
+    Ok(checked)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redeem {
+    pub code: PromoCode,
+    pub card: CardRef,
+    #[serde(default)]
+    pub amount_cents: Option<Cents>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Redeemed {
+    pub redemption_id: String,
+    pub campaign: CampaignRef,
+    pub effect: Effect,
+    pub discount_cents: i64,
+    pub bonus_points: i64,
+    pub balance: i64,
+}
+
+/// Redeems a code outside a purchase (a bonus at the counter, a discount the till applies).
+pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent, input: Redeem) -> AppResult<Stored> {
+    let actor = actor.clone();
+    let db2 = db.clone();
+    guarded(db, attempt, async move {
+        db2.write(move |conn| {
+            idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
+                let program = repo::programs::find(conn, &actor.program_id)?;
+                let card =
+                    card_repo::find_by_ref(conn, &program.id, &input.card)?.ok_or_else(super::cards::card_not_found)?;
+                if card.status != card_repo::ACTIVE {
+                    return Err(card_blocked(&card));
+                }
+                let amount = input.amount_cents.map(Cents::get);
+                let offer = promos::evaluate(conn, &program, &input.code, Some(&card), amount, chrono::Utc::now())?
+                    .map_err(Refusal::error)?;
+                let redemption = promos::redeem(conn, &offer, &card, None)?.map_err(Refusal::error)?;
+                // Outside a purchase only a fixed bonus gives points: a multiplier has nothing to multiply.
+                let mut balance = card.balance;
+                if offer.bonus_points > 0 && matches!(Effect::from_campaign(&offer.campaign), Effect::BonusPoints(_)) {
+                    let posting = Posting {
+                        program_id: &program.id,
+                        card_id: &card.id,
+                        delta: offer.bonus_points,
+                        kind: EntryKind::Promo,
+                        purchase_id: None,
+                        staff_id: Some(&actor.staff_id),
+                        reason: Some(&offer.campaign.name),
+                    };
+                    let (after, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
+                        .ok_or_else(|| card_blocked(&card))?;
+                    balance = after.balance;
+                }
+                Ok(Redeemed {
+                    redemption_id: redemption.id,
+                    campaign: CampaignRef { id: offer.campaign.id.clone(), name: offer.campaign.name.clone() },
+                    effect: Effect::from_campaign(&offer.campaign),
+                    discount_cents: offer.discount_cents,
+                    bonus_points: if matches!(Effect::from_campaign(&offer.campaign), Effect::BonusPoints(_)) {
+                        offer.bonus_points
+                    } else {
+                        0
+                    },
+                    balance,
+                })
+            })
+        })
+        .await
+    })
+    .await
+}
