@@ -285,8 +285,9 @@ impl CodePattern {
         }
     }
 
-    /// The code with the pattern's dashes put back, and a dash after the prefix when there is one:
-    /// "NOEL-K7MX-2QEA", for CSV exports and printing. A code this pattern does not verify comes back as stored.
+    /// The code with the pattern's dashes put back, and a dash after the prefix when there is one
+    /// (prefix NOEL, pattern "####-####": "NOEL-K7MX-2Q9AE"), for CSV exports and printing. A code
+    /// this pattern does not verify comes back as stored.
     pub fn display(&self, code: &PromoCode) -> String {
         let stored = code.as_str();
         let rest = match stored.strip_prefix(self.prefix.as_str()) {
@@ -319,6 +320,23 @@ impl CodePattern {
     /// ChaCha12 seeded from the thread RNG: as fast here as a non-cryptographic one, and someone
     /// holding many codes of a batch still cannot predict the others.
     pub fn generate_unique(&self, count: usize) -> Result<Vec<PromoCode>, Invalid> {
+        self.can_yield(count)?;
+        let mut rng = StdRng::from_rng(&mut rand::rng());
+        // Duplicates are found on the body's numeric value, so a rejected draw allocates nothing.
+        let mut seen = HashSet::with_capacity_and_hasher(count, BuildHasherDefault::<DrawnHasher>::default());
+        let mut codes = Vec::with_capacity(count);
+        let mut draft = Draft::new(self);
+        while codes.len() < count {
+            if seen.insert(draft.fill(&mut rng)) {
+                codes.push(draft.code());
+            }
+        }
+        Ok(codes)
+    }
+
+    /// Whether a batch of `count` codes is allowed from this pattern (see [`generate_unique`]):
+    /// checked when a campaign is created, before a job generates its pool.
+    pub fn can_yield(&self, count: usize) -> Result<(), Invalid> {
         if count == 0 || count > MAX_BATCH {
             return Err(Invalid::new("a batch holds 1 to 1,000,000 codes"));
         }
@@ -337,17 +355,7 @@ impl CodePattern {
                 thousands(MIN_SPARSENESS),
             )));
         }
-        let mut rng = StdRng::from_rng(&mut rand::rng());
-        // Duplicates are found on the body's numeric value, so a rejected draw allocates nothing.
-        let mut seen = HashSet::with_capacity_and_hasher(count, BuildHasherDefault::<DrawnHasher>::default());
-        let mut codes = Vec::with_capacity(count);
-        let mut draft = Draft::new(self);
-        while codes.len() < count {
-            if seen.insert(draft.fill(&mut rng)) {
-                codes.push(draft.code());
-            }
-        }
-        Ok(codes)
+        Ok(())
     }
 
     fn body_len(&self) -> usize {

@@ -238,17 +238,9 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCampaign) -> AppResult<Cam
             let pattern = CodePattern::new(pool.prefix.as_deref(), pool.pattern.as_deref(), pool.length)
                 .map_err(|e| AppError::invalid_field("pool", e))?;
             // Refuse now, not in a job later, when the pattern can't yield that many codes.
-            if pattern.capacity() < u128::try_from(pool.count).unwrap_or(0) * crate::domain::codes::MIN_SPARSENESS {
-                return Err(AppError::invalid_field(
-                    "pool",
-                    format!(
-                        "this pattern yields at most {} codes; {} codes need a pattern with at least {} possible values",
-                        pattern.capacity(),
-                        pool.count,
-                        u128::try_from(pool.count).unwrap_or(0) * crate::domain::codes::MIN_SPARSENESS
-                    ),
-                ));
-            }
+            pattern
+                .can_yield(usize::try_from(pool.count).unwrap_or(0))
+                .map_err(|e| AppError::invalid_field("pool", e))?;
             Some(pattern)
         }
         _ => return Err(AppError::invalid_field("code", "give either one shared `code` or a `pool` of unique codes")),

@@ -229,7 +229,7 @@ async fn pools_are_generated_unique_checked_single_use_and_exported() {
         )
         .await;
     assert_eq!((status, res["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("pool")), "{res}");
-    assert!(res["error"]["message"].as_str().unwrap().contains("923521"), "{res}");
+    assert!(res["error"]["message"].as_str().unwrap().contains("923,521"), "{res}");
 }
 
 #[tokio::test]
