@@ -1,0 +1,337 @@
+//! Throughput and latency of `POST /api/v1/purchases`, over real HTTP, on SQLite and (when
+//! `ENCARTE_BENCH_DATABASE_URL` is set) on PostgreSQL. The server runs in this process, so the
+//! load generator competes with it for the same cores: figures are for comparing runs on one
+//! machine, not for capacity planning.
+//!
+//! `BENCH_REQUESTS` (default 4000) and `BENCH_CONCURRENCY` (default 16) tune the measured phase.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use encarte::config::Config;
+use encarte::startup::Application;
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde::Deserialize;
+use serde_json::json;
+
+const PASSWORD: &str = "bench-password-123";
+const CUSTOMERS: usize = 200;
+const WARMUP: usize = 200;
+const AMOUNT_CENTS: i64 = 1250;
+/// The demo program earns 1 point per euro, rounded down.
+const POINTS_PER_PURCHASE: i64 = 12;
+/// Only the first few failures are printed: one cause usually fails every request.
+const FAILURES_SHOWN: usize = 5;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("benchmark failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<bool> {
+    let requests = env_usize("BENCH_REQUESTS", 4000)?;
+    let concurrency = env_usize("BENCH_CONCURRENCY", 16)?;
+
+    let sqlite_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let sqlite_url = format!("sqlite://{}/bench.db", sqlite_dir.path().display());
+    let mut reports = vec![bench_backend("sqlite", sqlite_url, requests, concurrency).await?];
+
+    match std::env::var("ENCARTE_BENCH_DATABASE_URL") {
+        Ok(base_url) => {
+            let schema = PgSchema::create(&base_url)?;
+            // The schema is dropped (by `PgSchema`'s Drop) whether or not the run succeeded.
+            reports.push(bench_backend("postgres", schema.app_url(), requests, concurrency).await?);
+        }
+        Err(_) => eprintln!("ENCARTE_BENCH_DATABASE_URL is not set: PostgreSQL skipped"),
+    }
+
+    print_table(&reports);
+    Ok(reports.iter().all(|r| r.failures == 0 && r.balance_errors == 0))
+}
+
+fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => {
+            v.parse().ok().filter(|&n| n > 0).with_context(|| format!("{name} must be a positive integer, not {v:?}"))
+        }
+        Err(_) => Ok(default),
+    }
+}
+
+/// A throwaway PostgreSQL schema, so that runs never see each other's rows.
+struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    fn create(base_url: &str) -> anyhow::Result<Self> {
+        let name = format!("bench_{:08x}", rand::random::<u32>());
+        let mut conn = PgConnection::establish(base_url).context("cannot connect to ENCARTE_BENCH_DATABASE_URL")?;
+        conn.batch_execute(&format!("CREATE SCHEMA {name}")).context("cannot create the bench schema")?;
+        Ok(PgSchema { base_url: base_url.to_owned(), name })
+    }
+
+    /// The URL the service uses: every unqualified table lands in our schema.
+    fn app_url(&self) -> String {
+        let sep = if self.base_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base_url, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.base_url)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut c| Ok(c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))?));
+        if let Err(e) = dropped {
+            eprintln!("could not drop schema {}: {e:#}", self.name);
+        }
+    }
+}
+
+/// What the load workers share.
+struct Target {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    barcodes: Vec<String>,
+    /// Pre-serialised purchase bodies, one per card: the load generator shares the CPU with the server.
+    bodies: Vec<String>,
+    /// Purchases answered 201, per card, for the balance check.
+    earned: Vec<AtomicU64>,
+    failures_shown: AtomicUsize,
+}
+
+impl Target {
+    async fn purchase(&self, card: usize) -> anyhow::Result<()> {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/purchases", self.base))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+            .header(CONTENT_TYPE, "application/json")
+            .body(self.bodies[card].clone())
+            .send()
+            .await?;
+        let status = response.status();
+        // Read the whole body: latency is until the answer has arrived, and the connection is reused.
+        let body = response.text().await?;
+        ensure!(status == StatusCode::CREATED, "{status}: {body}");
+        Ok(())
+    }
+}
+
+struct Phase {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    failures: usize,
+}
+
+/// Sends `count` purchases through `concurrency` workers; request `first + i` goes to card
+/// `(first + i) % cards`, so that warm-up and measured phases continue one round-robin.
+async fn load(target: &Arc<Target>, first: usize, count: usize, concurrency: usize) -> anyhow::Result<Phase> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (target, next) = (Arc::clone(target), Arc::clone(&next));
+            tokio::spawn(async move {
+                let (mut latencies, mut failures) = (Vec::with_capacity(count / concurrency + 1), 0);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break (latencies, failures);
+                    }
+                    let card = (first + i) % target.barcodes.len();
+                    let sent = Instant::now();
+                    let outcome = target.purchase(card).await;
+                    latencies.push(sent.elapsed());
+                    match outcome {
+                        Ok(()) => _ = target.earned[card].fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            failures += 1;
+                            if target.failures_shown.fetch_add(1, Ordering::Relaxed) < FAILURES_SHOWN {
+                                eprintln!("purchase on card {} failed: {e:#}", target.barcodes[card]);
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let (mut latencies, mut failures) = (Vec::with_capacity(count), 0);
+    for worker in workers {
+        let (l, f) = worker.await.context("a load worker panicked")?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    Ok(Phase { elapsed, latencies, failures })
+}
+
+struct Report {
+    backend: &'static str,
+    concurrency: usize,
+    phase: Phase,
+    /// Warm-up and measured failures together.
+    failures: usize,
+    balance_errors: usize,
+}
+
+async fn bench_backend(
+    backend: &'static str,
+    database_url: String,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<Report> {
+    let data_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let config = Config {
+        bind: "127.0.0.1:0".into(),
+        demo: true,
+        demo_password: Some(PASSWORD.into()),
+        database_url: Some(database_url),
+        data_dir: data_dir.path().to_path_buf(),
+        http_workers: 2,
+        log: "warn".into(),
+        ..Config::default()
+    };
+    let app = Application::build(config).await.with_context(|| format!("cannot start the service on {backend}"))?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let token = login(&client, &base).await?;
+    let barcodes = enrol(&client, &base, &token).await?;
+    let bodies = barcodes
+        .iter()
+        .map(|b| json!({"card": b, "amount_cents": AMOUNT_CENTS, "currency": "EUR"}).to_string())
+        .collect();
+    let earned = barcodes.iter().map(|_| AtomicU64::new(0)).collect();
+    let target =
+        Arc::new(Target { client, base, token, barcodes, bodies, earned, failures_shown: AtomicUsize::new(0) });
+
+    eprintln!("{backend}: warm-up ({WARMUP} requests), then {requests} requests at concurrency {concurrency}");
+    let warmup = load(&target, 0, WARMUP, concurrency).await?;
+    let phase = load(&target, WARMUP, requests, concurrency).await?;
+    let balance_errors = check_balances(&target).await?;
+
+    // Best effort: actix's own threads may linger idle until the process exits, which is harmless.
+    server.abort();
+    let failures = warmup.failures + phase.failures;
+    Ok(Report { backend, concurrency, phase, failures, balance_errors })
+}
+
+/// The fields of the API's card that the bench reads.
+#[derive(Deserialize)]
+struct Card {
+    barcode: String,
+    balance: i64,
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    #[derive(Deserialize)]
+    struct Login {
+        token: String,
+    }
+    let response = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "cashier@demo.test", "password": PASSWORD}))
+        .send()
+        .await?;
+    let status = response.status();
+    ensure!(status == StatusCode::OK, "login answered {status}: {}", response.text().await?);
+    Ok(response.json::<Login>().await?.token)
+}
+
+/// Enrols the customers and returns their cards' barcodes.
+async fn enrol(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Enrolled {
+        card: Card,
+    }
+    let mut barcodes = Vec::with_capacity(CUSTOMERS);
+    for i in 0..CUSTOMERS {
+        let response = client
+            .post(format!("{base}/api/v1/customers"))
+            .bearer_auth(token)
+            .json(&json!({"email": format!("c{i}@bench.test"), "first_name": "C"}))
+            .send()
+            .await?;
+        let status = response.status();
+        ensure!(status == StatusCode::CREATED, "creating customer {i} answered {status}: {}", response.text().await?);
+        barcodes.push(response.json::<Enrolled>().await?.card.barcode);
+    }
+    Ok(barcodes)
+}
+
+/// Every card's balance must be exactly the points of the purchases that were answered 201:
+/// a lost update under concurrency would show here. All cards are checked; it costs a second.
+async fn check_balances(target: &Target) -> anyhow::Result<usize> {
+    let mut errors = 0;
+    for (barcode, earned) in target.barcodes.iter().zip(&target.earned) {
+        let response = target
+            .client
+            .get(format!("{}/api/v1/cards/{barcode}", target.base))
+            .bearer_auth(&target.token)
+            .send()
+            .await?;
+        let status = response.status();
+        ensure!(status == StatusCode::OK, "reading card {barcode} answered {status}: {}", response.text().await?);
+        let balance = response.json::<Card>().await?.balance;
+        let expected = POINTS_PER_PURCHASE * i64::try_from(earned.load(Ordering::Relaxed))?;
+        if balance != expected {
+            errors += 1;
+            eprintln!("card {barcode}: balance {balance}, expected {expected}");
+        }
+    }
+    Ok(errors)
+}
+
+/// Nearest-rank percentile of sorted latencies, in milliseconds.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
+
+fn throughput(phase: &Phase) -> f64 {
+    phase.latencies.len() as f64 / phase.elapsed.as_secs_f64()
+}
+
+fn print_table(reports: &[Report]) {
+    let header = ["backend", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed", "balances"];
+    println!("\n{:<9}{}", header[0], header[1..].iter().map(|h| format!("{h:>9}")).collect::<String>());
+    for r in reports {
+        let l = &r.phase.latencies;
+        let [p50, p90, p99, max] = [50.0, 90.0, 99.0, 100.0].map(|p| percentile_ms(l, p));
+        let balances = if r.balance_errors == 0 { "ok".to_owned() } else { format!("{} bad", r.balance_errors) };
+        let (backend, conc, n, rps) = (r.backend, r.concurrency, l.len(), throughput(&r.phase));
+        println!(
+            "{backend:<9}{conc:>9}{n:>9}{rps:>9.1}{p50:>9.2}{p90:>9.2}{p99:>9.2}{max:>9.2}{:>9}{balances:>9}",
+            r.failures
+        );
+    }
+    if let [sqlite, postgres] = reports {
+        println!(
+            "\nSQLite/PostgreSQL throughput ratio: {:.2}",
+            throughput(&sqlite.phase) / throughput(&postgres.phase)
+        );
+    }
+}
