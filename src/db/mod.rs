@@ -6,6 +6,7 @@ pub mod repo;
 pub mod schema;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -147,6 +148,11 @@ pub type PooledConn = PooledConnection<Manager>;
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// SQLite has one writer at a time. Writers of this process queue here, woken as soon as the
+    /// lock is free, instead of in SQLite's busy handler, which sleeps up to 100 ms between tries
+    /// and serves nobody in order (p99 was 80 × p50 under 16 concurrent tills). Other processes
+    /// on the same file still meet at `BEGIN IMMEDIATE`.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
 impl Db {
@@ -167,7 +173,8 @@ impl Db {
             .connection_timeout(timeout)
             .build(Manager { url: url.clone() })
             .map_err(|e| anyhow::anyhow!("cannot connect to the {} database: {e}", url.backend.name()))?;
-        let db = Db { pool, backend: url.backend };
+        let sqlite_writer = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let db = Db { pool, backend: url.backend, sqlite_writer };
         let mut conn = db.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
         run_migrations(&mut conn)?;
         Ok(db)
@@ -188,7 +195,12 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
         let db = self.clone();
-        blocking(move || write_tx(&mut *db.conn()?, f)).await
+        blocking(move || {
+            // Taken before a connection, so that queued writers don't hold the pool's connections.
+            let _turn = db.sqlite_writer.as_ref().map(|w| w.lock().unwrap_or_else(PoisonError::into_inner));
+            write_tx(&mut *db.conn()?, f)
+        })
+        .await
     }
 
     /// Runs `f` in one read transaction, so that everything it reads is one consistent snapshot.
