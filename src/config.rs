@@ -73,6 +73,25 @@ settings! {
     promo_guess_limit_address: i64 = 60,
     /// Length of the promo-code guessing window, in seconds.
     promo_guess_window_seconds: i64 = 600,
+    /// Folder of pass designs, pages and e-mails.
+    templates_dir: PathBuf = PathBuf::from("./templates"),
+    /// The pass design used (a folder of `{templates_dir}/passes/`).
+    pass_design: String = "default".to_owned(),
+    /// Apple Pass Type ID. Empty means the certificate's (or `pass.dev.encarte.loyalty` with the development chain).
+    apple_pass_type_id: Option<String> = None,
+    /// Apple Team ID. Empty means the certificate's (or `DEVTEAM001` with the development chain).
+    apple_team_id: Option<String> = None,
+    /// Pass Type ID certificate (PEM). With `apple_key` and `apple_wwdr`; or use `apple_p12`.
+    /// Empty (and no p12) means a development chain generated into `{data_dir}/certs/dev/`.
+    apple_cert: Option<PathBuf> = None,
+    /// Private key of the Pass Type ID certificate (PEM).
+    apple_key: Option<PathBuf> = None,
+    /// Certificate and key exported from the macOS Keychain (.p12).
+    apple_p12: Option<PathBuf> = None,
+    /// Password of `apple_p12` (set it through the environment, not the file).
+    apple_p12_password: Option<String> = None,
+    /// Apple WWDR G4 intermediate certificate (PEM).
+    apple_wwdr: Option<PathBuf> = None,
     /// Log filter (tracing syntax); `RUST_LOG` takes precedence.
     log: String = "info,actix_server=warn".to_owned(),
     /// `text` for people, `json` for log collectors.

@@ -10,3 +10,4 @@ pub mod jobs;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
+pub mod wallet;

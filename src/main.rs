@@ -46,6 +46,11 @@ enum Command {
     Config,
     /// Check that every card's balance equals the sum of its ledger; exit 1 if not.
     Check,
+    /// Certificates. `certs dev`: generate (or show) the development chain for Apple passes.
+    Certs {
+        #[arg(value_parser = ["dev"])]
+        what: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -167,6 +172,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{email:<20} password: {password}");
+        }
+        Command::Certs { .. } => {
+            let wallet = encarte::wallet::AppleWallet::load(&config)?;
+            if !wallet.development {
+                println!("a real certificate is configured; no development chain was made");
+            }
+            println!(
+                "passes are signed as {} / {}; development chain in {}",
+                wallet.identity.pass_type_id(),
+                wallet.identity.team_id(),
+                config.data_dir.join("certs").join("dev").display()
+            );
         }
         Command::Check => {
             let db = open_db(&config).await?;

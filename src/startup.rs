@@ -120,6 +120,16 @@ impl Application {
             }
         }
         let keys = AuthKeys::new(jwt_secret(&config, &db).await?.as_bytes(), config.token_ttl_hours);
+        let wallet_config = config.clone();
+        let wallet = blocking(move || {
+            crate::wallet::AppleWallet::load(&wallet_config).map_err(crate::error::AppError::Internal)
+        })
+        .await
+        .map_err(|e| match e {
+            crate::error::AppError::Internal(inner) => inner.context("Apple Wallet set-up"),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+        let wallet_data = web::Data::new(wallet);
 
         let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -132,6 +142,7 @@ impl Application {
                 .app_data(db_data.clone())
                 .app_data(keys_data.clone())
                 .app_data(config_data.clone())
+                .app_data(wallet_data.clone())
                 .configure(crate::http::configure)
         })
         .listen(listener)?;

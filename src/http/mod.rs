@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/auth/login", web::post().to(api::auth::login))
                 .route("/customers", web::post().to(api::customers::create))
                 .route("/cards/{card}", web::get().to(api::cards::get))
+                .route("/cards/{card}/pass.pkpass", web::get().to(api::cards::apple_pass))
                 .route("/cards/{id}/ledger", web::get().to(api::cards::ledger))
                 .route("/cards/{id}/block", web::post().to(api::cards::block))
                 .route("/cards/{id}/unblock", web::post().to(api::cards::unblock))

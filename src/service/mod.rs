@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cards;
 pub mod customers;
 pub mod idempotency;
+pub mod passes;
 pub mod points;
 pub mod programs;
 pub mod promo_codes;

@@ -110,8 +110,26 @@ impl Drop for TestApp {
     }
 }
 
+/// One development chain for the whole test process: RSA key generation is slow, and every
+/// test server loads it as a "configured" PEM certificate.
+pub static DEV_CERTS: LazyLock<tempfile::TempDir> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    encarte::wallet::apple::generate_dev_chain(
+        dir.path(),
+        encarte::wallet::DEV_PASS_TYPE_ID,
+        encarte::wallet::DEV_TEAM_ID,
+    )
+    .expect("dev chain");
+    dir
+});
+
 pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
+    let certs = DEV_CERTS.path();
     Config {
+        templates_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates"),
+        apple_cert: Some(certs.join("pass.pem")),
+        apple_key: Some(certs.join("pass.key")),
+        apple_wwdr: Some(certs.join("wwdr.pem")),
         bind: "127.0.0.1:0".into(),
         data_dir: data_dir.to_path_buf(),
         database_url: Some(url.to_owned()),

@@ -12,6 +12,7 @@ mod isolation;
 mod ledger_props;
 mod migrations;
 mod outbox;
+mod passes;
 mod promos;
 mod purchases;
 mod referrals;

@@ -1,6 +1,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use crate::config::Config;
 use crate::db::Db;
 use crate::db::repo::cards::{ACTIVE, BLOCKED};
 use crate::dto::CardDto;
@@ -9,7 +10,24 @@ use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
 use crate::http::stored;
 use crate::service::cards::{self, LedgerPage};
 use crate::service::idempotency::Idempotent;
+use crate::service::passes;
 use crate::service::points::{self, Adjustment, Redemption};
+use crate::wallet::AppleWallet;
+
+pub async fn apple_pass(
+    db: web::Data<Db>,
+    wallet: web::Data<AppleWallet>,
+    config: web::Data<Config>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let reference = path.into_inner();
+    let bytes = passes::apple_pass(&db, wallet.into_inner(), &actor, reference, config.public_url()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::wallet::apple::CONTENT_TYPE)
+        .insert_header(("Content-Disposition", "attachment; filename=\"loyalty.pkpass\""))
+        .body(bytes))
+}
 
 pub async fn get(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CardDto>> {
     cards::get(&db, &actor, path.into_inner()).await.map(web::Json)

@@ -1,0 +1,291 @@
+//! `pass.json` of a loyalty `storeCard` (spec §1.3, §1.4) and its `pass.strings` translations.
+//!
+//! Labels and change messages are localisation keys: Wallet replaces them with the text of the
+//! device language from `<lang>.lproj/pass.strings`, so the pass itself is language-neutral.
+
+use serde::Serialize;
+
+use super::design::{BarcodeFormat, Design};
+
+/// Wallet ignores the web service (no registration, no updates) below this length (spec §5.3).
+const MIN_AUTH_TOKEN_LEN: usize = 16;
+
+/// Everything about one card that its pass shows; plain data, so no database row is needed.
+#[derive(Debug, Clone)]
+pub struct PassInput {
+    pub program_name: String,
+    /// Shown on the lock screen; `None` uses the design's organisation name.
+    pub organization: Option<String>,
+    /// Never changes for the life of the card: Wallet replaces a pass with the same serial.
+    pub serial: String,
+    /// At least 16 characters; sent back by the device as `Authorization: ApplePass <token>`.
+    pub auth_token: String,
+    /// Payload of the scanned code.
+    pub barcode: String,
+    /// The card number as people read it ("1234 5678 9012"), under the code and on the back.
+    pub display_number: String,
+    pub balance: i64,
+    pub member_first_name: Option<String>,
+    pub referral_link: Option<String>,
+    /// Base URL of the PassKit web service: https, or http on loopback for tests.
+    pub web_service_url: String,
+    pub pass_type_id: String,
+    pub team_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error("the authentication token has {0} characters; Wallet needs at least {MIN_AUTH_TOKEN_LEN}")]
+    ShortAuthToken(usize),
+    #[error("the web service URL must be https (plain http only on loopback, for tests): {0:?}")]
+    InsecureWebService(String),
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("serializing pass.json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pass {
+    pub format_version: u8,
+    pub pass_type_identifier: String,
+    pub team_identifier: String,
+    pub serial_number: String,
+    pub authentication_token: String,
+    #[serde(rename = "webServiceURL")]
+    pub web_service_url: String,
+    pub organization_name: String,
+    pub description: String,
+    pub logo_text: String,
+    pub foreground_color: String,
+    pub background_color: String,
+    pub label_color: String,
+    pub barcodes: Vec<Barcode>,
+    pub store_card: StoreCard,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Barcode {
+    pub format: &'static str,
+    pub message: String,
+    pub message_encoding: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alt_text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCard {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub header_fields: Vec<Field>,
+    pub primary_fields: Vec<Field>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secondary_fields: Vec<Field>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub auxiliary_fields: Vec<Field>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub back_fields: Vec<Field>,
+}
+
+/// A field dictionary; `key` must be unique across the whole pass.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Field {
+    pub key: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
+    pub value: FieldValue,
+    /// Must contain `%@`; without it the update is silent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_style: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_detector_types: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Number(i64),
+    Text(String),
+}
+
+impl Field {
+    fn text(key: &'static str, label: &'static str, value: String) -> Field {
+        Field {
+            key,
+            label: Some(label),
+            value: FieldValue::Text(value),
+            change_message: None,
+            number_style: None,
+            data_detector_types: Vec::new(),
+        }
+    }
+}
+
+/// Localisation keys and their texts: (key, English, French).
+const STRINGS: &[(&str, &str, &str)] = &[
+    (POINTS_LABEL, "Points", "Points"),
+    (POINTS_CHANGED, "You now have %@ points", "Vous avez maintenant %@ points"),
+    (MEMBER_LABEL, "Member", "Membre"),
+    (NUMBER_LABEL, "Card number", "Numéro de carte"),
+    (REFERRAL_LABEL, "Invite a friend", "Parrainez un ami"),
+    (TERMS_LABEL, "Terms and conditions", "Conditions générales"),
+    (CONTACT_LABEL, "Contact", "Contact"),
+];
+const POINTS_LABEL: &str = "encarte.points.label";
+const POINTS_CHANGED: &str = "encarte.points.changed";
+const MEMBER_LABEL: &str = "encarte.member.label";
+const NUMBER_LABEL: &str = "encarte.number.label";
+const REFERRAL_LABEL: &str = "encarte.referral.label";
+const TERMS_LABEL: &str = "encarte.terms.label";
+const TERMS_TEXT: &str = "encarte.terms.text";
+const CONTACT_LABEL: &str = "encarte.contact.label";
+
+/// The typed pass for one card.
+pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
+    for (what, value) in [
+        ("the serial number", &input.serial),
+        ("the pass type identifier", &input.pass_type_id),
+        ("the team identifier", &input.team_id),
+        ("the barcode", &input.barcode),
+    ] {
+        if value.trim().is_empty() {
+            return Err(PassError::Empty(what));
+        }
+    }
+    let token_len = input.auth_token.chars().count();
+    if token_len < MIN_AUTH_TOKEN_LEN {
+        return Err(PassError::ShortAuthToken(token_len));
+    }
+    // A trailing slash makes devices request `//v1/...`, which strict routers answer with 404.
+    let web_service_url = input.web_service_url.trim_end_matches('/').to_owned();
+    if !is_https_or_loopback(&web_service_url) {
+        return Err(PassError::InsecureWebService(input.web_service_url.clone()));
+    }
+
+    let balance = Field {
+        key: "balance",
+        label: Some(POINTS_LABEL),
+        value: FieldValue::Number(input.balance),
+        change_message: Some(POINTS_CHANGED),
+        number_style: Some("PKNumberStyleDecimal"),
+        data_detector_types: Vec::new(),
+    };
+    let secondary = input
+        .member_first_name
+        .iter()
+        .filter(|name| !name.trim().is_empty())
+        .map(|name| Field::text("member", MEMBER_LABEL, name.clone()))
+        .collect();
+    let mut back = vec![Field::text("number", NUMBER_LABEL, input.display_number.clone())];
+    if let Some(link) = input.referral_link.as_ref().filter(|l| !l.is_empty()) {
+        back.push(Field {
+            data_detector_types: vec!["PKDataDetectorTypeLink"],
+            ..Field::text("referral", REFERRAL_LABEL, link.clone())
+        });
+    }
+    if design.terms.is_some() {
+        back.push(Field::text("terms", TERMS_LABEL, TERMS_TEXT.to_owned()));
+    }
+    if let Some(contact) = &design.contact {
+        back.push(Field {
+            data_detector_types: vec![
+                "PKDataDetectorTypePhoneNumber",
+                "PKDataDetectorTypeLink",
+                "PKDataDetectorTypeAddress",
+            ],
+            ..Field::text("contact", CONTACT_LABEL, contact.clone())
+        });
+    }
+
+    let alt_text = (!input.display_number.is_empty()).then(|| input.display_number.clone());
+    Ok(Pass {
+        format_version: 1,
+        pass_type_identifier: input.pass_type_id.clone(),
+        team_identifier: input.team_id.clone(),
+        serial_number: input.serial.clone(),
+        authentication_token: input.auth_token.clone(),
+        web_service_url,
+        organization_name: input.organization.clone().unwrap_or_else(|| design.organization_name.clone()),
+        description: format!("{} loyalty card", input.program_name),
+        logo_text: design.logo_text.clone().unwrap_or_else(|| input.program_name.clone()),
+        foreground_color: design.foreground_color.to_string(),
+        background_color: design.background_color.to_string(),
+        label_color: design.label_color.to_string(),
+        barcodes: vec![Barcode {
+            format: barcode_format(design.barcode_format),
+            message: input.barcode.clone(),
+            message_encoding: "iso-8859-1",
+            alt_text,
+        }],
+        store_card: StoreCard {
+            primary_fields: vec![balance],
+            secondary_fields: secondary,
+            back_fields: back,
+            ..StoreCard::default()
+        },
+    })
+}
+
+/// The exact `pass.json` bytes that go into the bundle.
+pub fn pass_json(input: &PassInput, design: &Design) -> Result<Vec<u8>, PassError> {
+    Ok(serde_json::to_vec(&pass(input, design)?)?)
+}
+
+/// `en.lproj/pass.strings` and `fr.lproj/pass.strings`: (path in the bundle, bytes).
+///
+/// Encoded UTF-16LE with a byte-order mark: the encoding every Wallet version reads (spec §1.1,
+/// one library's users needed it where UTF-8 failed).
+pub fn pass_strings(design: &Design) -> Vec<(String, Vec<u8>)> {
+    let terms = design.terms.as_ref();
+    [("en", terms.map(|t| t.en.as_str())), ("fr", terms.map(|t| t.fr.as_str()))]
+        .into_iter()
+        .map(|(lang, terms)| {
+            let mut text = String::new();
+            for (key, en, fr) in STRINGS {
+                push_entry(&mut text, key, if lang == "en" { en } else { fr });
+            }
+            if let Some(terms) = terms {
+                push_entry(&mut text, TERMS_TEXT, terms);
+            }
+            let mut bytes = vec![0xff, 0xfe];
+            bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            (format!("{lang}.lproj/pass.strings"), bytes)
+        })
+        .collect()
+}
+
+fn push_entry(out: &mut String, key: &str, value: &str) {
+    out.push_str(&format!("\"{}\" = \"{}\";\n", escape(key), escape(value)));
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn barcode_format(format: BarcodeFormat) -> &'static str {
+    match format {
+        BarcodeFormat::Qr => "PKBarcodeFormatQR",
+        BarcodeFormat::Pdf417 => "PKBarcodeFormatPDF417",
+        BarcodeFormat::Aztec => "PKBarcodeFormatAztec",
+        BarcodeFormat::Code128 => "PKBarcodeFormatCode128",
+    }
+}
+
+fn is_https_or_loopback(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let host = if host_port.starts_with('[') {
+        host_port.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default().to_owned()
+    };
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+}

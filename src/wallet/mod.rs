@@ -1,0 +1,78 @@
+//! Wallet passes. Apple: a signing identity and a design, loaded once at start-up, turn a card
+//! into a signed `.pkpass`.
+
+pub mod apple;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use apple::{Design, SigningIdentity};
+
+pub const DEV_PASS_TYPE_ID: &str = "pass.dev.encarte.loyalty";
+pub const DEV_TEAM_ID: &str = "DEVTEAM001";
+
+/// What every pass of this node is made with.
+pub struct AppleWallet {
+    pub identity: SigningIdentity,
+    pub design: Design,
+    /// `{public_url}/wallet/apple`: where iPhones ask for updates.
+    pub web_service_url: String,
+    /// True when signed by the generated development chain: valid for openssl, refused by iPhones.
+    pub development: bool,
+}
+
+impl AppleWallet {
+    /// Loads the configured certificate (PEM files or a `.p12`), or generates/reuses the
+    /// development chain; refuses a configured identifier that disagrees with the certificate.
+    pub fn load(config: &Config) -> anyhow::Result<AppleWallet> {
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+        let wwdr = || -> anyhow::Result<Vec<u8>> {
+            let path = config
+                .apple_wwdr
+                .as_deref()
+                .context("apple_wwdr (the WWDR G4 certificate) must be set with a real certificate")?;
+            read(path)
+        };
+        let (identity, development) = match (&config.apple_p12, &config.apple_cert, &config.apple_key) {
+            (Some(p12), _, _) => {
+                let password = config.apple_p12_password.as_deref().unwrap_or_default();
+                (SigningIdentity::from_p12(&read(p12)?, password, &wwdr()?)?, false)
+            }
+            (None, Some(cert), Some(key)) => (SigningIdentity::from_pem(&read(cert)?, &read(key)?, &wwdr()?)?, false),
+            (None, Some(_), None) | (None, None, Some(_)) => anyhow::bail!("apple_cert and apple_key go together"),
+            (None, None, None) => {
+                let dir = config.data_dir.join("certs").join("dev");
+                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                let pass_type_id = config.apple_pass_type_id.as_deref().unwrap_or(DEV_PASS_TYPE_ID);
+                let team_id = config.apple_team_id.as_deref().unwrap_or(DEV_TEAM_ID);
+                let identity = apple::generate_dev_chain(&dir, pass_type_id, team_id)?;
+                tracing::warn!(
+                    certs = %dir.display(),
+                    "no Apple certificate configured: passes are signed with a development chain; they verify \
+                     with openssl against root.pem but an iPhone will not install them (see certs.example/README.md)"
+                );
+                (identity, true)
+            }
+        };
+        identity.check(config.apple_pass_type_id.as_deref(), config.apple_team_id.as_deref())?;
+        let design_dir = config.templates_dir.join("passes").join(&config.pass_design);
+        let design = if design_dir.is_dir() {
+            Design::load(&design_dir)
+                .with_context(|| format!("cannot load the pass design {}", design_dir.display()))?
+        } else if config.pass_design == "default" {
+            Design::embedded_default()?
+        } else {
+            anyhow::bail!("the pass design {} does not exist", design_dir.display());
+        };
+        let web_service_url = format!("{}/wallet/apple", config.public_url());
+        if !web_service_url.starts_with("https://") {
+            tracing::warn!(
+                web_service_url,
+                "ENCARTE_PUBLIC_URL is not https: iPhones only talk to an https web service"
+            );
+        }
+        Ok(AppleWallet { identity, design, web_service_url, development })
+    }
+}
