@@ -78,7 +78,9 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => AppError::Unavailable(err.into()),
             // SQLite gives up after busy_timeout; PostgreSQL may pick us as a deadlock victim.
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => AppError::Unavailable(err.into()),
-            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("database is locked") || info.message().contains("deadlock detected") =>
+            {
                 AppError::Unavailable(err.into())
             }
             _ => AppError::Internal(err.into()),

@@ -224,6 +224,14 @@ pub async fn return_goods(
             // Promo bonus points go back in the same proportion as the earned ones.
             let given = purchase.points_earned + purchase.bonus_points;
             let reverse = points_to_reverse(given, purchase.amount_cents, before, cents);
+            // A full return gives the promo code's use back to the campaign, the code and the customer.
+            // Before the card is locked: a purchase takes the promo rows, then the card, and taking
+            // them in the same order here is what keeps the two from deadlocking on PostgreSQL.
+            if purchase.returned_cents == purchase.amount_cents {
+                if let Some(redemption) = repo::promos::redemption_for_purchase(conn, &purchase.id)? {
+                    repo::promos::roll_back(conn, &redemption)?;
+                }
+            }
             // Locked, so that the split between reversal and debt is computed on the balance we write to.
             let card = card_repo::lock(conn, pid, &purchase.card_id)?.ok_or_else(card_not_found)?;
             let covered = card.balance.clamp(0, reverse);
@@ -249,12 +257,6 @@ pub async fn return_goods(
                 entries.push(EntryDto::from(&entry));
             }
             let program = repo::programs::find(conn, pid)?;
-            // A full return gives the promo code's use back to the campaign, the code and the customer.
-            if purchase.returned_cents == purchase.amount_cents {
-                if let Some(redemption) = repo::promos::redemption_for_purchase(conn, &purchase.id)? {
-                    repo::promos::roll_back(conn, &redemption)?;
-                }
-            }
             referrals::on_return(conn, &program, &purchase)?;
             let balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);
             Ok(Returned {

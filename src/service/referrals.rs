@@ -230,6 +230,9 @@ pub fn on_return(conn: &mut DbConn, program: &Program, purchase: &Purchase) -> A
     if !repo_ref::transition(conn, &referral.id, REWARDED, CLAWED_BACK, Some(reason::PURCHASE_RETURNED), None)? {
         return Ok(());
     }
+    // Counters before cards, the order on_purchase takes them in: no deadlock between the two.
+    repo_ref::uncount_reward(conn, &referral.referrer_card_id, "total")?;
+    repo_ref::uncount_reward(conn, &referral.referrer_card_id, &month)?;
     for (beneficiary, card_id, points) in repo_ref::claw_back_rewards(conn, &referral.id)? {
         let posting = Posting {
             program_id: &program.id,
@@ -242,8 +245,6 @@ pub fn on_return(conn: &mut DbConn, program: &Program, purchase: &Purchase) -> A
         };
         post(conn, &posting, Guard { only_active: false, no_overdraft: false })?;
     }
-    repo_ref::uncount_reward(conn, &referral.referrer_card_id, "total")?;
-    repo_ref::uncount_reward(conn, &referral.referrer_card_id, &month)?;
     Ok(())
 }
 
