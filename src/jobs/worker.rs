@@ -65,9 +65,11 @@ impl Worker {
 
     async fn run_job_in_span(&self, job: repo::outbox::Job) {
         let outcome = match self.registry.handler(&job.kind) {
-            Some(handler) => match tokio::time::timeout(self.settings.lease, handler.run(job.clone())).await {
+            // The lease started at the claim, before this: stop a tenth early so that no other
+            // worker takes the job over while this one may still be writing.
+            Some(handler) => match tokio::time::timeout(self.settings.lease * 9 / 10, handler.run(job.clone())).await {
                 Ok(result) => result,
-                Err(_) => Err(anyhow::anyhow!("timed out after {:?}", self.settings.lease)),
+                Err(_) => Err(anyhow::anyhow!("timed out after {:?}", self.settings.lease * 9 / 10)),
             },
             None => Err(anyhow::anyhow!("no handler for kind {}", job.kind)),
         };

@@ -339,9 +339,9 @@ pub async fn run_generate_job(db: Db, payload: String) -> anyhow::Result<()> {
         let id = campaign_id.clone();
         let left = db
             .write(move |conn| {
-                let campaign = crate::db::schema::promo_campaigns::table;
-                use diesel::prelude::*;
-                let campaign: Campaign = campaign.find(&id).select(Campaign::as_select()).first(conn)?;
+                // Locked: a second run of this job (after a lease expiry) waits here and then
+                // sees this batch counted, instead of generating it twice.
+                let campaign = repo_promo::lock_campaign(conn, &id)?;
                 let left = campaign.pool_size - campaign.pool_generated;
                 if left > 0 {
                     generate_into(conn, &campaign, &pattern_of(&campaign)?, left.min(50_000))?;

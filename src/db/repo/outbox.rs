@@ -56,7 +56,14 @@ pub fn enqueue(conn: &mut DbConn, job: &NewJob<'_>) -> QueryResult<()> {
             .values(job)
             .on_conflict(outbox_jobs::dedupe_key)
             .filter_target(diesel::dsl::sql::<diesel::sql_types::Bool>("state = 'pending'"))
-            .do_nothing()
+            // Not DO NOTHING: that takes no lock, so a worker could claim and run the pending job
+            // before this transaction commits and miss its change. DO UPDATE locks the job until
+            // then (the claim skips it), and an earlier run_at also cuts short a retry's backoff.
+            .do_update()
+            .set(
+                outbox_jobs::run_at
+                    .eq(diesel::dsl::sql::<diesel::sql_types::Timestamp>("LEAST(outbox_jobs.run_at, excluded.run_at)")),
+            )
             .execute(c)?,
         // diesel has no partial-index conflict target for SQLite; OR IGNORE skips the same row
         // (the only constraint a job we build can break is that unique index).
@@ -131,17 +138,12 @@ pub fn fail(conn: &mut DbConn, job: &Job, owner: &str, error: &str, retry_at: Na
             .execute(conn)
             .map(|n| n == 1);
     }
-    let superseded = match &job.dedupe_key {
-        Some(key) => diesel::select(diesel::dsl::exists(
-            j::outbox_jobs.filter(j::dedupe_key.eq(key)).filter(j::state.eq(PENDING)),
-        ))
-        .get_result::<bool>(conn)?,
-        None => false,
-    };
-    let next_state = if superseded { DONE } else { PENDING };
-    diesel::update(mine)
+    let retry = |conn: &mut DbConn, state: &str| {
+        diesel::update(
+            j::outbox_jobs.filter(j::id.eq(job.id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING)),
+        )
         .set((
-            j::state.eq(next_state),
+            j::state.eq(state),
             j::run_at.eq(retry_at),
             j::last_error.eq(&error),
             j::lease_owner.eq(None::<String>),
@@ -149,6 +151,17 @@ pub fn fail(conn: &mut DbConn, job: &Job, owner: &str, error: &str, retry_at: Na
         ))
         .execute(conn)
         .map(|n| n == 1)
+    };
+    // Back to pending, unless a newer job with the same dedupe key is pending already (the
+    // partial unique index says so): that one carries the latest state, so this one is done.
+    // In a savepoint, because on PostgreSQL the violation would abort the whole transaction.
+    use diesel::Connection;
+    match conn.transaction(|c| retry(c, PENDING)) {
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            retry(conn, DONE)
+        }
+        other => other,
+    }
 }
 
 /// (state, count) for every state present, for /metrics and /health.

@@ -98,6 +98,13 @@ pub fn set_status(conn: &mut DbConn, program_id: &str, id: &str, status: &str) -
     .optional()
 }
 
+/// Reads the campaign and holds its row lock until the transaction ends (a no-op UPDATE).
+pub fn lock_campaign(conn: &mut DbConn, id: &str) -> QueryResult<Campaign> {
+    diesel::update(promo_campaigns::table.find(id))
+        .set(promo_campaigns::pool_generated.eq(promo_campaigns::pool_generated))
+        .get_result::<Campaign>(conn)
+}
+
 pub fn add_generated(conn: &mut DbConn, campaign_id: &str, n: i64) -> QueryResult<()> {
     diesel::update(promo_campaigns::table.find(campaign_id))
         .set((
