@@ -92,3 +92,25 @@ pub fn maybe_once<T: Serialize>(
         }
     }
 }
+
+/// The stored answer for this key, if the first request already committed: a retry is replayed
+/// before anything else runs (a guessing limit must not turn a till's retry into a 429, or the
+/// till may ring the sale again under a new key).
+pub async fn replay(db: &crate::db::Db, program_id: &str, idem: &Idempotent) -> AppResult<Option<Stored>> {
+    let (program_id, key) = (program_id.to_owned(), idem.key.as_str().to_owned());
+    let found = db.read(move |c| Ok(repo::idempotency::find_optional(c, &program_id, &key)?)).await?;
+    match found {
+        None => Ok(None),
+        Some(first) if first.fingerprint != idem.fingerprint => Err(AppError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        )),
+        Some(first) => {
+            let status =
+                u16::try_from(first.status).ok().and_then(|s| StatusCode::from_u16(s).ok()).ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("stored idempotent status {} is invalid", first.status))
+                })?;
+            Ok(Some(Stored { status, body: first.body, replayed: true }))
+        }
+    }
+}

@@ -27,6 +27,7 @@ pub struct GuessLimits {
 /// Who is trying codes, for the guessing limits.
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    pub program_id: String,
     pub staff_id: String,
     pub address: Option<String>,
     pub limits: GuessLimits,
@@ -34,9 +35,9 @@ pub struct Attempt {
 
 impl Attempt {
     fn keys(&self) -> Vec<(String, i64)> {
-        let mut keys = vec![(format!("promo:staff:{}", self.staff_id), self.limits.per_staff)];
+        let mut keys = vec![(format!("promo:{}:staff:{}", self.program_id, self.staff_id), self.limits.per_staff)];
         if let Some(address) = &self.address {
-            keys.push((format!("promo:addr:{address}"), self.limits.per_address));
+            keys.push((format!("promo:{}:addr:{address}", self.program_id), self.limits.per_address));
         }
         keys
     }
@@ -49,54 +50,68 @@ impl Attempt {
         (at, start + size - now)
     }
 
-    /// Refuses with 429 and `Retry-After` when a key has used up its failures for this window.
-    pub async fn check(&self, db: &Db) -> AppResult<()> {
+    /// Counts this attempt first, then refuses with 429 and `Retry-After` when a key is past its
+    /// limit. Counting before deciding is what stops a burst of concurrent guesses: each one sees
+    /// the count with all the others in it. Returns a pass to settle once the outcome is known.
+    pub async fn begin(&self, db: &Db) -> AppResult<Pass> {
         let (window, retry_after) = self.window();
         let keys = self.keys();
+        let counted = keys.clone();
         let over = db
-            .read(move |c| {
-                for (key, limit) in &keys {
-                    if repo::rate_limits::hits(c, key, window)? >= *limit {
-                        return Ok(true);
-                    }
+            .write(move |c| {
+                let mut over = false;
+                for (key, limit) in &counted {
+                    over |= repo::rate_limits::hit(c, key, window)? > *limit;
                 }
-                Ok(false)
+                Ok(over)
             })
             .await?;
+        let pass = Pass { keys, window };
         if over {
+            pass.refund(db).await;
             return Err(AppError::TooManyRequests { retry_after_seconds: retry_after.max(1) });
         }
-        Ok(())
+        Ok(pass)
+    }
+}
+
+/// An attempt counted against the guessing limits, until it proves not to be a guess.
+pub struct Pass {
+    keys: Vec<(String, i64)>,
+    window: chrono::NaiveDateTime,
+}
+
+impl Pass {
+    /// Only an unknown code is a guess: any other outcome gives the count back.
+    pub async fn settle(self, db: &Db, guessed: bool) {
+        if !guessed {
+            self.refund(db).await;
+        }
     }
 
-    /// Counts a failed attempt, in a transaction of its own: the refused request's rolls back.
-    pub async fn failed(&self, db: &Db) {
-        let (window, _) = self.window();
-        let keys = self.keys();
+    async fn refund(&self, db: &Db) {
+        let (keys, window) = (self.keys.clone(), self.window);
         let result = db
             .write(move |c| {
                 for (key, _) in &keys {
-                    repo::rate_limits::hit(c, key, window)?;
+                    repo::rate_limits::unhit(c, key, window)?;
                 }
                 Ok(())
             })
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "could not count a failed promo code attempt");
+            tracing::warn!(error = %e, "could not settle a promo code attempt");
         }
     }
 }
 
-/// Runs `f` under the guessing limits: checked before, an unknown code counted after. Refusals of
-/// a real code (expired, used up) are not guesses and don't count.
+/// Runs `f` under the guessing limits. Refusals of a real code (expired, used up) are not guesses
+/// and don't count, so a busy till is never locked out by them.
 pub async fn guarded<T>(db: &Db, attempt: &Attempt, f: impl Future<Output = AppResult<T>>) -> AppResult<T> {
-    attempt.check(db).await?;
+    let pass = attempt.begin(db).await?;
     let result = f.await;
-    if let Err(AppError::Client { code, .. }) = &result {
-        if *code == Refusal::Invalid.error().code() {
-            attempt.failed(db).await;
-        }
-    }
+    let guessed = matches!(&result, Err(AppError::Client { code, .. }) if *code == Refusal::Invalid.error().code());
+    pass.settle(db, guessed).await;
     result
 }
 
@@ -134,10 +149,10 @@ pub struct CampaignRef {
     pub name: String,
 }
 
-/// The dry run: says whether the code applies and what it would give, writes nothing (but a
-/// failed attempt counts against the guessing limits).
+/// The dry run: says whether the code applies and what it would give, writes nothing (but an
+/// unknown code counts against the guessing limits).
 pub async fn validate(db: &Db, actor: &Actor, attempt: &Attempt, input: Check) -> AppResult<Checked> {
-    attempt.check(db).await?;
+    let pass = attempt.begin(db).await?;
     let program_id = actor.program_id.clone();
     let checked = db
         .read(move |c| {
@@ -168,11 +183,10 @@ pub async fn validate(db: &Db, actor: &Actor, attempt: &Attempt, input: Check) -
                 },
             })
         })
-        .await?;
-    if checked.reason == Some(Refusal::Invalid) {
-        attempt.failed(db).await;
-    }
-    Ok(checked)
+        .await;
+    let guessed = checked.as_ref().is_ok_and(|c| c.reason == Some(Refusal::Invalid));
+    pass.settle(db, guessed).await;
+    checked
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,12 +222,15 @@ pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent,
                     return Err(card_blocked(&card));
                 }
                 let amount = input.amount_cents.map(Cents::get);
-                let offer = promos::evaluate(conn, &program, &input.code, Some(&card), amount, chrono::Utc::now())?
+                let mut offer = promos::evaluate(conn, &program, &input.code, Some(&card), amount, chrono::Utc::now())?
                     .map_err(Refusal::error)?;
-                let redemption = promos::redeem(conn, &offer, &card, None)?.map_err(Refusal::error)?;
                 // Outside a purchase only a fixed bonus gives points: a multiplier has nothing to multiply.
+                if !matches!(Effect::from_campaign(&offer.campaign), Effect::BonusPoints(_)) {
+                    offer.bonus_points = 0;
+                }
+                let redemption = promos::redeem(conn, &offer, &card, None)?.map_err(Refusal::error)?;
                 let mut balance = card.balance;
-                if offer.bonus_points > 0 && matches!(Effect::from_campaign(&offer.campaign), Effect::BonusPoints(_)) {
+                if offer.bonus_points > 0 {
                     let posting = Posting {
                         program_id: &program.id,
                         card_id: &card.id,
@@ -232,11 +249,7 @@ pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent,
                     campaign: CampaignRef { id: offer.campaign.id.clone(), name: offer.campaign.name.clone() },
                     effect: Effect::from_campaign(&offer.campaign),
                     discount_cents: offer.discount_cents,
-                    bonus_points: if matches!(Effect::from_campaign(&offer.campaign), Effect::BonusPoints(_)) {
-                        offer.bonus_points
-                    } else {
-                        0
-                    },
+                    bonus_points: offer.bonus_points,
                     balance,
                 })
             })

@@ -62,7 +62,9 @@ async fn effects_apply_to_the_purchase() {
 
 #[tokio::test]
 async fn fifty_concurrent_redemptions_of_a_code_with_five_uses_left_make_exactly_five() {
-    let app = spawn_app().await;
+    // One token sending 50 at once would briefly count against the guessing limit (attempts are
+    // counted before they are decided): this test is about the campaign's limit.
+    let app = spawn_app_with(|c| c.promo_guess_limit_staff = 1000).await;
     let c = campaign(
         &app,
         json!({"name": "Five only", "code": "FIVEONLY", "effect": {"bonus_points": 10}, "max_redemptions": 5}),
@@ -354,4 +356,35 @@ async fn guessing_codes_is_slowed_down() {
         )
         .await;
     assert_eq!((status, res["valid"].as_bool()), (StatusCode::OK, Some(true)), "the limit is per staff member");
+}
+
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_is_held_to_the_limit_and_retries_still_replay() {
+    let app = spawn_app_with(|c| {
+        c.promo_guess_limit_staff = 3;
+        c.promo_guess_window_seconds = 3600;
+    })
+    .await;
+    let bodies: Vec<Value> = (0..30).map(|i| json!({"code": format!("BURST{i}")})).collect();
+    let calls = bodies.iter().map(|b| app.post("/api/v1/promo-codes/validate", &app.staff.cashier, None, b));
+    let answers = futures::future::join_all(calls).await;
+    let evaluated = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(evaluated, 3, "counted before deciding, so concurrency can't slip past: {answers:?}");
+    assert!(answers.iter().filter(|(s, _)| *s != StatusCode::OK).all(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS));
+
+    // Over the limit, a retry of a purchase that went through still gets its first answer.
+    let manager_app = &app;
+    campaign(manager_app, json!({"name": "Real", "code": "REAL", "effect": {"bonus_points": 1}})).await;
+    let card = app.enrol("retry@example.fr").await;
+    let body = json!({"card": card["barcode"], "amount_cents": 1000, "currency": "EUR", "promo_code": "REAL"});
+    let (status, _) = app.post("/api/v1/purchases", &app.staff.manager, Some("till-1"), &body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for i in 0..3 {
+        app.post("/api/v1/promo-codes/validate", &app.staff.manager, None, &json!({"code": format!("MISS{i}")})).await;
+    }
+    let (status, _) =
+        app.post("/api/v1/promo-codes/validate", &app.staff.manager, None, &json!({"code": "REAL"})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the manager is over the limit now");
+    let (status, replay) = app.post("/api/v1/purchases", &app.staff.manager, Some("till-1"), &body).await;
+    assert_eq!((status, replay["bonus_points"].as_i64()), (StatusCode::CREATED, Some(1)), "{replay}");
 }

@@ -34,6 +34,10 @@ pub fn find(conn: &mut DbConn, program_id: &str, key: &str) -> QueryResult<Recor
     idempotency_keys::table.find((program_id, key)).select(Record::as_select()).first(conn)
 }
 
+pub fn find_optional(conn: &mut DbConn, program_id: &str, key: &str) -> QueryResult<Option<Record>> {
+    idempotency_keys::table.find((program_id, key)).select(Record::as_select()).first(conn).optional()
+}
+
 pub fn store_response(conn: &mut DbConn, program_id: &str, key: &str, status: i32, body: &str) -> QueryResult<()> {
     diesel::update(idempotency_keys::table.find((program_id, key)))
         .set((idempotency_keys::status.eq(status), idempotency_keys::body.eq(body)))

@@ -4,12 +4,8 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::schema::rate_limits;
 
-/// Hits recorded for `key` in the window starting at `window_start`.
-pub fn hits(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<i64> {
-    Ok(rate_limits::table.find((key, window_start)).select(rate_limits::hits).first(conn).optional()?.unwrap_or(0))
-}
-
-pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<()> {
+/// One more hit; returns the count after it. One UPDATE, so concurrent callers each see their own count.
+pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<i64> {
     let row = (rate_limits::key.eq(key), rate_limits::window_start.eq(window_start), rate_limits::hits.eq(0i64));
     match conn {
         DbConn::Pg(c) => diesel::insert_into(rate_limits::table).values(row).on_conflict_do_nothing().execute(c)?,
@@ -17,6 +13,14 @@ pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryRe
     };
     diesel::update(rate_limits::table.find((key, window_start)))
         .set(rate_limits::hits.eq(rate_limits::hits + 1))
+        .returning(rate_limits::hits)
+        .get_result(conn)
+}
+
+/// Takes back a hit that turned out not to count.
+pub fn unhit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(rate_limits::table.find((key, window_start)).filter(rate_limits::hits.gt(0)))
+        .set(rate_limits::hits.eq(rate_limits::hits - 1))
         .execute(conn)
         .map(drop)
 }

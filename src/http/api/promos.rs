@@ -7,13 +7,14 @@ use crate::error::AppResult;
 use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
 use crate::http::stored;
 use crate::service::Actor;
-use crate::service::idempotency::Idempotent;
+use crate::service::idempotency::{self, Idempotent};
 use crate::service::promo_codes::{self, Attempt, Check, Checked, GuessLimits, Redeem};
 use crate::service::promos::{self, CampaignDto, NewCampaign};
 
 /// Who is trying a code: the staff member and the client address, with the configured limits.
 pub fn attempt(req: &HttpRequest, actor: &Actor, config: &Config) -> Attempt {
     Attempt {
+        program_id: actor.program_id.clone(),
         staff_id: actor.staff_id.clone(),
         address: req.peer_addr().map(|a| a.ip().to_string()),
         limits: GuessLimits {
@@ -91,5 +92,8 @@ pub async fn redeem(
 ) -> AppResult<HttpResponse> {
     let attempt = attempt(&req, &actor, &config);
     let idem = Idempotent::new(key, "POST /promo-codes/redeem", &input)?;
+    if let Some(first) = idempotency::replay(&db, &actor.program_id, &idem).await? {
+        return Ok(stored(first));
+    }
     promo_codes::redeem(&db, &actor, &attempt, idem, input).await.map(stored)
 }

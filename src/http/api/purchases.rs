@@ -7,7 +7,7 @@ use crate::db::Db;
 use crate::error::AppResult;
 use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
 use crate::http::stored;
-use crate::service::idempotency::Idempotent;
+use crate::service::idempotency::{self, Idempotent};
 use crate::service::purchases::{self, NewPurchase, NewReturn};
 
 pub async fn create(
@@ -20,6 +20,9 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let idem = Idempotent::new(key, "POST /purchases", &input)?;
     if input.promo_code.is_some() {
+        if let Some(first) = idempotency::replay(&db, &actor.program_id, &idem).await? {
+            return Ok(stored(first));
+        }
         let attempt = super::promos::attempt(&req, &actor, &config);
         return promo_codes::guarded(&db, &attempt, purchases::record(&db, &actor, idem, input)).await.map(stored);
     }
