@@ -212,7 +212,7 @@ impl Db {
         let db = self.clone();
         blocking(move || {
             let mut conn = db.conn()?;
-            std::ops::DerefMut::deref_mut(&mut conn).transaction(f)
+            read_tx(&mut conn, f)
         })
         .await
     }
@@ -236,9 +236,30 @@ pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T
 where
     E: From<DieselError>,
 {
+    transaction(conn, "BEGIN IMMEDIATE", "BEGIN", f)
+}
+
+/// One read-only transaction that sees one snapshot: on PostgreSQL, READ COMMITTED would give
+/// each statement its own (a ledger page could disagree with the balance read beside it).
+pub fn read_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
+    transaction(conn, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", f)
+}
+
+fn transaction<T, E>(
+    conn: &mut DbConn,
+    sqlite_begin: &str,
+    pg_begin: &str,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
     match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, sqlite_begin)?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction_sql(c, pg_begin)?,
     }
     match f(conn) {
         Ok(value) => {

@@ -40,7 +40,8 @@ pub struct Posting<'a> {
 
 /// None when the guard refused (the card was blocked, or the balance short).
 pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Option<(Card, Entry)>> {
-    let floor = guard.no_overdraft.then_some(0);
+    // The floor stops debits only: a credit to a card in debt always goes through.
+    let floor = (guard.no_overdraft && p.delta < 0).then_some(0);
     let Some(card) = card_repo::move_balance(conn, p.program_id, p.card_id, p.delta, guard.only_active, floor)? else {
         return Ok(None);
     };

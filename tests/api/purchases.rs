@@ -238,3 +238,28 @@ async fn the_ledger_pages_newest_first() {
         app.get(&format!("/api/v1/cards/{}/ledger?limit=0", card["id"].as_str().unwrap()), &app.staff.cashier).await;
     assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("limit")));
 }
+
+#[tokio::test]
+async fn a_credit_goes_through_on_a_card_in_debt() {
+    let app = spawn_app().await;
+    let (card, purchase) = card_with_points(&app, "indebt@example.fr", 5000).await;
+    let id = card["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/cards/{id}/redemptions"),
+        &app.staff.cashier,
+        Some("spend"),
+        &json!({"points": 50, "reason": "x"}),
+    )
+    .await;
+    let path = format!("/api/v1/purchases/{}/returns", purchase["id"].as_str().unwrap());
+    let (_, body) = app.post(&path, &app.staff.cashier, Some("ret"), &json!({"amount_cents": 5000})).await;
+    assert_eq!(body["balance"], -50);
+    let adjust = format!("/api/v1/cards/{id}/adjustments");
+    let (status, body) =
+        app.post(&adjust, &app.staff.manager, Some("goodwill"), &json!({"points": 10, "reason": "goodwill"})).await;
+    assert_eq!((status, body["balance"].as_i64()), (StatusCode::CREATED, Some(-40)), "{body}");
+    let (status, body) =
+        app.post(&adjust, &app.staff.manager, Some("more"), &json!({"points": -1, "reason": "x"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_points"));
+    app.assert_ledger_consistent().await;
+}
