@@ -232,6 +232,23 @@ pub fn customer_uses(conn: &mut DbConn, campaign_id: &str, card_id: &str) -> Que
         .unwrap_or(0))
 }
 
+pub fn applied_redemptions(conn: &mut DbConn, campaign_id: &str) -> QueryResult<i64> {
+    promo_redemptions::table
+        .filter(promo_redemptions::campaign_id.eq(campaign_id))
+        .filter(promo_redemptions::status.eq("applied"))
+        .count()
+        .get_result(conn)
+}
+
+/// Refreshes the planner's statistics of the code table (PostgreSQL; SQLite plans without them).
+pub fn analyze_codes(conn: &mut DbConn) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConn::Pg(c) => c.batch_execute("ANALYZE promo_codes"),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 pub fn insert_redemption(conn: &mut DbConn, redemption: &Redemption) -> QueryResult<()> {
     diesel::insert_into(promo_redemptions::table).values(redemption).execute(conn).map(drop)
 }
