@@ -7,6 +7,8 @@
 //! `BENCH_REQUESTS` (default 3000) and `BENCH_CONCURRENCY` (default 16) tune the shared-code phase;
 //! the contended phase runs at the same concurrency.
 
+mod common;
+
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,8 +16,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use common::{PgSchema, env_usize, percentile_ms};
 use encarte::config::Config;
 use encarte::startup::Application;
 use reqwest::header::CONTENT_TYPE;
@@ -60,47 +61,6 @@ async fn run() -> anyhow::Result<bool> {
     print_tables(&reports, conc);
     Ok(reports.iter().all(|r| r.problems.is_empty()))
 }
-
-fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => {
-            v.parse().ok().filter(|&n| n > 0).with_context(|| format!("{name} must be a positive integer, not {v:?}"))
-        }
-        Err(_) => Ok(default),
-    }
-}
-
-/// A throwaway PostgreSQL schema, dropped on Drop whether or not the run succeeded.
-struct PgSchema {
-    base_url: String,
-    name: String,
-}
-
-impl PgSchema {
-    fn create(base_url: &str) -> anyhow::Result<Self> {
-        let name = format!("bench_{:08x}", rand::random::<u32>());
-        let mut conn = PgConnection::establish(base_url).context("cannot connect to ENCARTE_BENCH_DATABASE_URL")?;
-        conn.batch_execute(&format!("CREATE SCHEMA {name}")).context("cannot create the bench schema")?;
-        Ok(PgSchema { base_url: base_url.to_owned(), name })
-    }
-
-    fn app_url(&self) -> String {
-        let sep = if self.base_url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.base_url, self.name)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.base_url)
-            .map_err(anyhow::Error::from)
-            .and_then(|mut c| Ok(c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))?));
-        if let Err(e) = dropped {
-            eprintln!("could not drop schema {}: {e:#}", self.name);
-        }
-    }
-}
-
 /// What every request needs, and the points each card should hold by the end.
 struct Target {
     client: reqwest::Client,
@@ -359,14 +319,6 @@ async fn enrol(t: &Target) -> anyhow::Result<Vec<String>> {
 }
 
 /// Nearest-rank percentile of sorted latencies, in milliseconds.
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
-}
-
 fn print_tables(reports: &[Report], conc: usize) {
     let header = ["filled s", "codes/s", "CSV s", "CSV MB", "rows", "distinct", "< 10 s"];
     println!("\n{:<9}{}", "backend", header.map(|h| format!("{h:>10}")).concat());

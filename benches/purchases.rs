@@ -5,14 +5,15 @@
 //!
 //! `BENCH_REQUESTS` (default 4000) and `BENCH_CONCURRENCY` (default 16) tune the measured phase.
 
+mod common;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use common::{PgSchema, env_usize, percentile_ms};
 use encarte::config::Config;
 use encarte::startup::Application;
 use reqwest::StatusCode;
@@ -60,47 +61,6 @@ async fn run() -> anyhow::Result<bool> {
 
     print_table(&reports);
     Ok(reports.iter().all(|r| r.failures == 0 && r.balance_errors == 0))
-}
-
-fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => {
-            v.parse().ok().filter(|&n| n > 0).with_context(|| format!("{name} must be a positive integer, not {v:?}"))
-        }
-        Err(_) => Ok(default),
-    }
-}
-
-/// A throwaway PostgreSQL schema, so that runs never see each other's rows.
-struct PgSchema {
-    base_url: String,
-    name: String,
-}
-
-impl PgSchema {
-    fn create(base_url: &str) -> anyhow::Result<Self> {
-        let name = format!("bench_{:08x}", rand::random::<u32>());
-        let mut conn = PgConnection::establish(base_url).context("cannot connect to ENCARTE_BENCH_DATABASE_URL")?;
-        conn.batch_execute(&format!("CREATE SCHEMA {name}")).context("cannot create the bench schema")?;
-        Ok(PgSchema { base_url: base_url.to_owned(), name })
-    }
-
-    /// The URL the service uses: every unqualified table lands in our schema.
-    fn app_url(&self) -> String {
-        let sep = if self.base_url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.base_url, self.name)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.base_url)
-            .map_err(anyhow::Error::from)
-            .and_then(|mut c| Ok(c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))?));
-        if let Err(e) = dropped {
-            eprintln!("could not drop schema {}: {e:#}", self.name);
-        }
-    }
 }
 
 /// What the load workers share.
@@ -303,14 +263,6 @@ async fn check_balances(target: &Target) -> anyhow::Result<usize> {
 }
 
 /// Nearest-rank percentile of sorted latencies, in milliseconds.
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
-}
-
 fn throughput(phase: &Phase) -> f64 {
     phase.latencies.len() as f64 / phase.elapsed.as_secs_f64()
 }

@@ -1,0 +1,58 @@
+//! What the HTTP benches share: settings from the environment, a throwaway PostgreSQL schema, percentiles.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+pub fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => {
+            v.parse().ok().filter(|&n| n > 0).with_context(|| format!("{name} must be a positive integer, not {v:?}"))
+        }
+        Err(_) => Ok(default),
+    }
+}
+
+/// A throwaway PostgreSQL schema, so that runs never see each other's rows.
+pub struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    pub fn create(base_url: &str) -> anyhow::Result<Self> {
+        let name = format!("bench_{:08x}", rand::random::<u32>());
+        let mut conn = PgConnection::establish(base_url).context("cannot connect to ENCARTE_BENCH_DATABASE_URL")?;
+        conn.batch_execute(&format!("CREATE SCHEMA {name}")).context("cannot create the bench schema")?;
+        Ok(PgSchema { base_url: base_url.to_owned(), name })
+    }
+
+    /// The URL the service uses: every unqualified table lands in our schema.
+    pub fn app_url(&self) -> String {
+        let sep = if self.base_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base_url, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.base_url)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut c| Ok(c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))?));
+        if let Err(e) = dropped {
+            eprintln!("could not drop schema {}: {e:#}", self.name);
+        }
+    }
+}
+
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
