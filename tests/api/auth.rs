@@ -52,25 +52,20 @@ async fn missing_bad_and_expired_tokens_are_refused() {
     let (status, body) = app.get("/api/v1/cards/x", "not.a.jwt").await;
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
 
-    let expired = AuthKeys::new(JWT_SECRET.as_bytes(), -1)
-        .issue(&Actor {
+    let owner_token = |secret: &[u8], ttl_hours| {
+        let actor = Actor {
             staff_id: "s".into(),
             program_id: app.staff.program_id.clone(),
             role: Role::Owner,
             location_id: None,
-        })
-        .unwrap();
+        };
+        AuthKeys::new(secret, ttl_hours).issue(&actor).unwrap()
+    };
+    let expired = owner_token(JWT_SECRET.as_bytes(), -1);
     let (status, body) = app.get("/api/v1/cards/x", &expired).await;
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
 
-    let forged = AuthKeys::new(b"another-secret-another-secret-another", 12)
-        .issue(&Actor {
-            staff_id: "s".into(),
-            program_id: app.staff.program_id.clone(),
-            role: Role::Owner,
-            location_id: None,
-        })
-        .unwrap();
+    let forged = owner_token(b"another-secret-another-secret-another", 12);
     let (status, _) = app.get("/api/v1/cards/x", &forged).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
