@@ -100,14 +100,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            if let Some(ct) = content_type {
-                if !ct.starts_with("application/json") && !ct.contains("+json") {
-                    return Err(AppError::client(
-                        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "unsupported_media_type",
-                        "send the body as application/json",
-                    ));
-                }
+            if let Some(ct) = content_type
+                && !ct.starts_with("application/json")
+                && !ct.contains("+json")
+            {
+                return Err(AppError::client(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ));
             }
             let bytes = body.await.map_err(|_| {
                 AppError::client(

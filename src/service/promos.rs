@@ -515,10 +515,10 @@ pub fn evaluate(
     if amount.is_some_and(|a| a < campaign.min_purchase_cents) {
         return Ok(Err(Refusal::BelowMinimum));
     }
-    if let (Some(card), Some(max)) = (card, campaign.max_per_customer) {
-        if repo_promo::customer_uses(conn, &campaign.id, &card.id)? >= max {
-            return Ok(Err(Refusal::CustomerLimit));
-        }
+    if let (Some(card), Some(max)) = (card, campaign.max_per_customer)
+        && repo_promo::customer_uses(conn, &campaign.id, &card.id)? >= max
+    {
+        return Ok(Err(Refusal::CustomerLimit));
     }
     if campaign.max_redemptions.is_some_and(|m| campaign.redemptions >= m) {
         return Ok(Err(Refusal::Exhausted));

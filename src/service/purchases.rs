@@ -85,10 +85,10 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 None => None,
             };
             let external_ref = input.external_ref.as_ref().map(|r| r.as_str().to_owned());
-            if let Some(r) = &external_ref {
-                if repo::purchases::external_ref_taken(conn, pid, r)? {
-                    return Err(external_ref_exists());
-                }
+            if let Some(r) = &external_ref
+                && repo::purchases::external_ref_taken(conn, pid, r)?
+            {
+                return Err(external_ref_exists());
             }
             let amount = input.amount_cents.get();
             let offer = match &input.promo_code {
@@ -227,10 +227,10 @@ pub async fn return_goods(
             // A full return gives the promo code's use back to the campaign, the code and the customer.
             // Before the card is locked: a purchase takes the promo rows, then the card, and taking
             // them in the same order here is what keeps the two from deadlocking on PostgreSQL.
-            if purchase.returned_cents == purchase.amount_cents {
-                if let Some(redemption) = repo::promos::redemption_for_purchase(conn, &purchase.id)? {
-                    repo::promos::roll_back(conn, &redemption)?;
-                }
+            if purchase.returned_cents == purchase.amount_cents
+                && let Some(redemption) = repo::promos::redemption_for_purchase(conn, &purchase.id)?
+            {
+                repo::promos::roll_back(conn, &redemption)?;
             }
             // Locked, so that the split between reversal and debt is computed on the balance we write to.
             let card = card_repo::lock(conn, pid, &purchase.card_id)?.ok_or_else(card_not_found)?;

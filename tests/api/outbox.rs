@@ -207,8 +207,10 @@ async fn two_workers_run_every_job_exactly_once() {
     let (a, b) = (app.worker(registry()), app.worker(registry()));
     let ran = jobs::drain(&[a, b]).await.unwrap();
     assert_eq!(ran, 200);
-    let runs = runs.lock().unwrap();
-    assert_eq!(runs.len(), 200, "none lost");
-    assert!(runs.values().all(|n| *n == 1), "none run twice");
+    {
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), 200, "none lost");
+        assert!(runs.values().all(|n| *n == 1), "none run twice");
+    }
     assert_eq!(app.count("outbox_jobs", "state = 'done'").await, 200);
 }
