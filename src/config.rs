@@ -92,6 +92,12 @@ settings! {
     apple_p12_password: Option<String> = None,
     /// Apple WWDR G4 intermediate certificate (PEM).
     apple_wwdr: Option<PathBuf> = None,
+    /// APNs base URL for pass update pushes (Apple's production host: pass push tokens are production tokens).
+    apns_base_url: String = crate::wallet::apple::apns::PRODUCTION.to_owned(),
+    /// Extra CA certificate (PEM) trusted for the APNs connection, for a local mock or a proxy.
+    apns_ca: Option<PathBuf> = None,
+    /// Seconds before an APNs connection attempt or push counts as failed (and is retried).
+    apns_timeout_seconds: u64 = 10,
     /// Log filter (tracing syntax); `RUST_LOG` takes precedence.
     log: String = "info,actix_server=warn".to_owned(),
     /// `text` for people, `json` for log collectors.
@@ -134,10 +140,16 @@ impl Config {
         if self.db_pool_size == 0 || self.worker_batch <= 0 || self.job_lease_seconds <= 0 {
             anyhow::bail!("db_pool_size, worker_batch and job_lease_seconds must be positive");
         }
-        if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
-            if secret.len() < 32 {
-                anyhow::bail!("jwt_secret must have at least 32 characters");
-            }
+        if self.apns_timeout_seconds == 0 {
+            anyhow::bail!("apns_timeout_seconds must be positive");
+        }
+        if !self.apns_base_url.starts_with("https://") {
+            anyhow::bail!("apns_base_url must be an https URL (APNs speaks HTTP/2 over TLS only)");
+        }
+        if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty())
+            && secret.len() < 32
+        {
+            anyhow::bail!("jwt_secret must have at least 32 characters");
         }
         Ok(())
     }

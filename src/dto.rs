@@ -41,6 +41,9 @@ pub struct CardDto {
     pub pass_version: i64,
     /// The code friends enrol with (link: `{public_url}/r/{code}`).
     pub referral_code: Option<String>,
+    /// The customer's own download of the Apple Wallet pass (the link is the credential: send it
+    /// to the customer only). Relative to the public URL.
+    pub apple_pass_path: String,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -58,6 +61,7 @@ impl From<&Card> for CardDto {
             balance: c.balance,
             pass_version: c.pass_version,
             referral_code: c.referral_code.clone(),
+            apple_pass_path: format!("/c/{}/pass.pkpass", c.link_token),
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
         }

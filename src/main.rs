@@ -117,8 +117,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("database is up to date");
         }
         Command::Worker { once } => {
-            let db = open_db(&config).await?;
-            let worker = Worker::new(db.clone(), Arc::new(Registry::standard(&db)), worker_settings(&config));
+            let deps = encarte::startup::deps(&config).await?;
+            let worker = Worker::new(deps.db.clone(), Arc::new(Registry::standard(&deps)), worker_settings(&config));
             if once {
                 let ran = encarte::jobs::drain(&[worker]).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("{ran} jobs run");

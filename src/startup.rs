@@ -11,16 +11,17 @@ use tracing_actix_web::TracingLogger;
 use crate::config::Config;
 use crate::db::{Backend, Db, DbUrl, blocking, repo};
 use crate::domain::card::random_token;
-use crate::jobs::{Registry, Worker, WorkerSettings};
+use crate::jobs::{Deps, Registry, Worker, WorkerSettings};
 use crate::service::auth::AuthKeys;
 use crate::service::programs;
+use crate::wallet::AppleWallet;
 
 pub struct Application {
     port: u16,
     handle: actix_web::dev::ServerHandle,
     server: actix_web::dev::Server,
     worker: Option<Worker>,
-    db: Db,
+    deps: Deps,
 }
 
 /// Opens the configured database (creating the default data directory) and migrates it.
@@ -87,15 +88,33 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     options.open(path)?.write_all(contents.as_bytes())
 }
 
+/// Loads the Apple signing identity, pass design and APNs client (file reads, maybe key
+/// generation: off the async workers).
+pub async fn apple_wallet(config: &Config) -> anyhow::Result<Arc<AppleWallet>> {
+    let config = config.clone();
+    blocking(move || AppleWallet::load(&config).map(Arc::new).map_err(crate::error::AppError::Internal)).await.map_err(
+        |e| match e {
+            crate::error::AppError::Internal(inner) => inner.context("Apple Wallet set-up"),
+            other => anyhow::anyhow!("{other}"),
+        },
+    )
+}
+
+/// The database and wallet channels, for a node that only runs jobs.
+pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
+    Ok(Deps { db: open_db(config).await?, apple: apple_wallet(config).await? })
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         Self::build_with(config, Registry::standard).await
     }
 
     /// Like [`build`](Self::build), with the job handlers given (tests register their own).
-    pub async fn build_with(config: Config, registry: impl FnOnce(&Db) -> Registry) -> anyhow::Result<Application> {
-        let db = open_db(&config).await?;
-        let registry = registry(&db);
+    pub async fn build_with(config: Config, registry: impl FnOnce(&Deps) -> Registry) -> anyhow::Result<Application> {
+        let deps = deps(&config).await?;
+        let db = deps.db.clone();
+        let registry = registry(&deps);
         let backfilled =
             db.write(crate::service::referrals::backfill_codes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         if backfilled > 0 {
@@ -120,16 +139,7 @@ impl Application {
             }
         }
         let keys = AuthKeys::new(jwt_secret(&config, &db).await?.as_bytes(), config.token_ttl_hours);
-        let wallet_config = config.clone();
-        let wallet = blocking(move || {
-            crate::wallet::AppleWallet::load(&wallet_config).map_err(crate::error::AppError::Internal)
-        })
-        .await
-        .map_err(|e| match e {
-            crate::error::AppError::Internal(inner) => inner.context("Apple Wallet set-up"),
-            other => anyhow::anyhow!("{other}"),
-        })?;
-        let wallet_data = web::Data::new(wallet);
+        let wallet_data = web::Data::from(deps.apple.clone());
 
         let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -153,7 +163,7 @@ impl Application {
         let handle = server.handle();
         let worker = config.worker.then(|| Worker::new(db.clone(), Arc::new(registry), worker_settings(&config)));
         tracing::info!(port, database = db.backend().name(), public_url = config.public_url(), "encarte listening");
-        Ok(Application { port, handle, server, worker, db })
+        Ok(Application { port, handle, server, worker, deps })
     }
 
     pub fn port(&self) -> u16 {
@@ -166,7 +176,11 @@ impl Application {
     }
 
     pub fn db(&self) -> Db {
-        self.db.clone()
+        self.deps.db.clone()
+    }
+
+    pub fn deps(&self) -> Deps {
+        self.deps.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -79,6 +79,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         referral_code -> Nullable<Text>,
+        pass_seq -> BigInt,
+        pass_updated_at -> Timestamp,
+        link_token -> Text,
     }
 }
 
@@ -289,3 +292,19 @@ diesel::table! {
         hits -> BigInt,
     }
 }
+
+diesel::table! {
+    apple_registrations (device_library_id, pass_type_id, serial) {
+        device_library_id -> Text,
+        pass_type_id -> Text,
+        serial -> Text,
+        program_id -> Text,
+        card_id -> Text,
+        push_token -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(apple_registrations -> cards (card_id));
+diesel::allow_tables_to_appear_in_same_query!(apple_registrations, cards);

@@ -40,5 +40,13 @@ pub async fn metrics(db: web::Data<Db>) -> AppResult<HttpResponse> {
         let n = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
         out.push_str(&format!("encarte_outbox_jobs{{state=\"{state}\"}} {n}\n"));
     }
+    out.push_str(
+        "# HELP encarte_apns_pushes_total Pass update pushes by outcome, since this node started.\n\
+         # TYPE encarte_apns_pushes_total counter\n",
+    );
+    for (outcome, n) in &crate::wallet::apple::apns::OUTCOMES {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str(&format!("encarte_apns_pushes_total{{outcome=\"{outcome}\"}} {n}\n"));
+    }
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out))
 }

@@ -2,6 +2,7 @@
 //! call one service function, shape the response.
 
 pub mod api;
+pub mod apple;
 pub mod extractors;
 pub mod health;
 
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/promo-codes/validate", web::post().to(api::promos::validate))
                 .route("/promo-codes/redeem", web::post().to(api::promos::redeem)),
         )
+        .configure(apple::configure)
         .default_service(web::to(not_found));
 }
 

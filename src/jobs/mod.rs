@@ -13,8 +13,16 @@ use serde::{Deserialize, Serialize};
 
 pub use worker::{Worker, WorkerSettings, backoff, drain};
 
-use crate::db::DbConn;
 use crate::db::repo::{self, cards::Card, outbox::NewJob};
+use crate::db::{Db, DbConn};
+use crate::wallet::AppleWallet;
+
+/// What job handlers work with: the database and the wallet channels of this node.
+#[derive(Clone)]
+pub struct Deps {
+    pub db: Db,
+    pub apple: Arc<AppleWallet>,
+}
 
 /// Attempts before a job is marked failed for good (about a day of backoff).
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 12;
@@ -29,9 +37,14 @@ pub struct CardChanged {
     pub card_id: String,
 }
 
-/// Enqueues `card_changed` for this card, on the caller's connection (same transaction). One
-/// pending job per card: changes that land before the worker picks it up coalesce into it.
+/// Everything that follows a change of what the card's pass shows, on the caller's connection
+/// (same transaction): the pass gets a new place in the update sequence and a new Last-Modified,
+/// every device holding it gets a push queued, and `card_changed` is queued for the other
+/// channels. One pending job per card or device: changes that land before the worker picks them
+/// up coalesce.
 pub fn card_changed(conn: &mut DbConn, card: &Card) -> diesel::QueryResult<()> {
+    let card = repo::cards::mark_pass_changed(conn, card)?;
+    crate::service::passkit::enqueue_pushes(conn, &card)?;
     let payload = CardChanged { program_id: card.program_id.clone(), card_id: card.id.clone() };
     let payload = serde_json::to_string(&payload).unwrap_or_default();
     let dedupe = format!("{CARD_CHANGED}:{}", card.id);
@@ -103,17 +116,20 @@ impl Registry {
     }
 
     /// The kinds of this build.
-    pub fn standard(db: &crate::db::Db) -> Registry {
+    pub fn standard(deps: &Deps) -> Registry {
         let mut registry = Registry::default();
-        let pool_db = db.clone();
+        let pool_db = deps.db.clone();
         registry.register(crate::service::promos::GENERATE_POOL, move |job: repo::outbox::Job| {
             crate::service::promos::run_generate_job(pool_db.clone(), job.payload)
         });
+        let (db, wallet) = (deps.db.clone(), deps.apple.clone());
+        registry.register(crate::service::passkit::APPLE_PUSH, move |job: repo::outbox::Job| {
+            crate::service::passkit::push(db.clone(), wallet.clone(), job.payload)
+        });
         registry.register(CARD_CHANGED, |job: repo::outbox::Job| async move {
-            // No wallet channel is wired yet: the change is recorded and acknowledged. Apple and
-            // Google add their fan-out here.
+            // Apple pushes are queued with the change itself; Google adds its update here.
             let change: CardChanged = serde_json::from_str(&job.payload)?;
-            tracing::debug!(card_id = change.card_id, "card changed; no wallet channel to notify");
+            tracing::debug!(card_id = change.card_id, "card changed");
             Ok(())
         });
         registry

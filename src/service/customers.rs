@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::Timelike;
+
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
@@ -151,6 +153,9 @@ fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResu
             created_at: now,
             updated_at: now,
             referral_code: Some(referrals::new_code()),
+            pass_seq: 0,
+            pass_updated_at: now.with_nanosecond(0).unwrap_or(now),
+            link_token: random_token(32),
         };
         match conn.transaction(|c| card_repo::insert(c, &card)) {
             Ok(()) => return Ok(card),

@@ -6,6 +6,7 @@ pub mod cards;
 pub mod customers;
 pub mod idempotency;
 pub mod passes;
+pub mod passkit;
 pub mod points;
 pub mod programs;
 pub mod promo_codes;

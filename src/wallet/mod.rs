@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::Config;
+use apple::apns::Apns;
 use apple::{Design, SigningIdentity};
 
 pub const DEV_PASS_TYPE_ID: &str = "pass.dev.encarte.loyalty";
@@ -21,6 +22,8 @@ pub struct AppleWallet {
     pub web_service_url: String,
     /// True when signed by the generated development chain: valid for openssl, refused by iPhones.
     pub development: bool,
+    /// Pushes pass updates, with the signing certificate as client identity.
+    pub apns: Apns,
 }
 
 impl AppleWallet {
@@ -73,6 +76,10 @@ impl AppleWallet {
                 "ENCARTE_PUBLIC_URL is not https: iPhones only talk to an https web service"
             );
         }
-        Ok(AppleWallet { identity, design, web_service_url, development })
+        let extra_root = config.apns_ca.as_deref().map(read).transpose()?;
+        let timeout = std::time::Duration::from_secs(config.apns_timeout_seconds);
+        let apns = Apns::new(&identity, &config.apns_base_url, extra_root.as_deref(), timeout)
+            .context("cannot set up the APNs client")?;
+        Ok(AppleWallet { identity, design, web_service_url, development, apns })
     }
 }

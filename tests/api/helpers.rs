@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use encarte::config::Config;
 use encarte::db::Db;
 use encarte::domain::role::Role;
-use encarte::jobs::{Registry, Worker, WorkerSettings};
+use encarte::jobs::{Deps, Registry, Worker, WorkerSettings};
 use encarte::service::Actor;
 use encarte::service::auth::AuthKeys;
 use encarte::service::programs::{self, NewProgram};
@@ -66,10 +66,10 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, schema, .. } = self {
-            if let Ok(mut conn) = PgConnection::establish(admin_url) {
-                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
-            }
+        if let TestDb::Postgres { admin_url, schema, .. } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
         }
     }
 }
@@ -95,6 +95,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// What job handlers get: the database and this app's wallet channels (APNs client...).
+    pub deps: Deps,
     /// The first program's staff tokens.
     pub staff: Tokens,
     keys: AuthKeys,
@@ -153,7 +155,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     tweak(&mut config);
     let app = Application::build_with(config, Registry::standard).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let (db, handle) = (app.db(), app.handle());
+    let (db, deps, handle) = (app.db(), app.deps(), app.handle());
     tokio::spawn(app.run_until_stopped());
     let keys = AuthKeys::new(JWT_SECRET.as_bytes(), 12);
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
@@ -161,6 +163,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         address,
         client,
         db,
+        deps,
         staff: Tokens {
             program_id: String::new(),
             location_id: String::new(),
@@ -299,7 +302,7 @@ impl TestApp {
 
     /// Runs every due outbox job with the standard handlers.
     pub async fn run_jobs(&self) -> usize {
-        let worker = self.worker(Registry::standard(&self.db));
+        let worker = self.worker(Registry::standard(&self.deps));
         encarte::jobs::drain(&[worker]).await.expect("jobs run")
     }
 

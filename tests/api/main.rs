@@ -1,8 +1,10 @@
 //! The one integration-test binary: every module links into it, sharing one build.
 //! `cargo test` runs it on SQLite; `ENCARTE_TEST_DATABASE_URL=postgres://...` runs it on PostgreSQL.
 
+mod apns_mock;
 mod helpers;
 
+mod apple_wallet;
 mod auth;
 mod cards;
 mod customers;

@@ -22,6 +22,12 @@ pub struct Card {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub referral_code: Option<String>,
+    /// Position in the update sequence of the PassKit list call (see the apple_wallet migration).
+    pub pass_seq: i64,
+    /// The pass's Last-Modified: strictly increasing, whole seconds.
+    pub pass_updated_at: NaiveDateTime,
+    /// Unguessable token of the customer's own links.
+    pub link_token: String,
 }
 
 pub const ACTIVE: &str = "active";
@@ -123,4 +129,34 @@ pub fn set_status(conn: &mut DbConn, program_id: &str, card_id: &str, status: &s
         .set((cards::status.eq(status), cards::pass_version.eq(cards::pass_version + 1), cards::updated_at.eq(now())))
         .get_result::<Card>(conn)
         .optional()
+}
+
+/// Records that the card's pass changed: a new place in the update sequence and a Last-Modified
+/// one second past the previous one at least (HTTP dates have whole seconds: two changes within
+/// a second must still give two different dates, or a device would be told "not modified").
+///
+/// On PostgreSQL the sequence is the writing transaction's id; on SQLite a counter (one writer at
+/// a time). See the apple_wallet migration for why a database sequence would lose updates.
+pub fn mark_pass_changed(conn: &mut DbConn, card: &Card) -> QueryResult<Card> {
+    use chrono::Timelike;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let now = now();
+    let now = now.with_nanosecond(0).unwrap_or(now);
+    let modified = now.max(card.pass_updated_at + chrono::Duration::seconds(1));
+    let seq = match conn {
+        DbConn::Pg(_) => sql::<BigInt>("txid_current()"),
+        DbConn::Sqlite(_) => sql::<BigInt>("(SELECT COALESCE(MAX(pass_seq), 0) + 1 FROM cards)"),
+    };
+    diesel::update(cards::table.filter(cards::id.eq(&card.id)))
+        .set((cards::pass_seq.eq(seq), cards::pass_updated_at.eq(modified)))
+        .get_result::<Card>(conn)
+}
+
+pub fn find_by_serial(conn: &mut DbConn, serial: &str) -> QueryResult<Option<Card>> {
+    cards::table.filter(cards::serial.eq(serial)).select(Card::as_select()).first(conn).optional()
+}
+
+pub fn find_by_link_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<Card>> {
+    cards::table.filter(cards::link_token.eq(token)).select(Card::as_select()).first(conn).optional()
 }

@@ -1,6 +1,7 @@
 //! Queries, one module per table. Functions take `&mut DbConn` so they run inside the caller's
 //! transaction; none of them opens one of its own.
 
+pub mod apple;
 pub mod cards;
 pub mod customers;
 pub mod idempotency;

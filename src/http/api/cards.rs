@@ -21,12 +21,8 @@ pub async fn apple_pass(
     Staff(actor): Staff,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let reference = path.into_inner();
-    let bytes = passes::apple_pass(&db, wallet.into_inner(), &actor, reference, config.public_url()).await?;
-    Ok(HttpResponse::Ok()
-        .content_type(crate::wallet::apple::CONTENT_TYPE)
-        .insert_header(("Content-Disposition", "attachment; filename=\"loyalty.pkpass\""))
-        .body(bytes))
+    let pass = passes::for_staff(&db, wallet.into_inner(), &actor, path.into_inner(), config.public_url()).await?;
+    Ok(crate::http::apple::pkpass(pass, Some("loyalty.pkpass")))
 }
 
 pub async fn get(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CardDto>> {

@@ -2,6 +2,7 @@
 //!
 //! See `../shared/specs/apple-wallet.md` for the format and the reasons behind each rule.
 
+pub mod apns;
 pub mod bundle;
 pub mod certs;
 pub mod design;

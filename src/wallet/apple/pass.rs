@@ -27,7 +27,11 @@ pub struct PassInput {
     pub balance: i64,
     pub member_first_name: Option<String>,
     pub referral_link: Option<String>,
-    /// Base URL of the PassKit web service: https, or http on loopback for tests.
+    /// The last transactions, newest first, one line each (on the back of the pass).
+    pub recent: Vec<String>,
+    /// A closed card's pass stays in the wallet, marked void.
+    pub voided: bool,
+    /// Base URL of the PassKit web service: https for iPhones; http only for devices in developer mode.
     pub web_service_url: String,
     pub pass_type_id: String,
     pub team_id: String,
@@ -37,8 +41,8 @@ pub struct PassInput {
 pub enum PassError {
     #[error("the authentication token has {0} characters; Wallet needs at least {MIN_AUTH_TOKEN_LEN}")]
     ShortAuthToken(usize),
-    #[error("the web service URL must be https (plain http only on loopback, for tests): {0:?}")]
-    InsecureWebService(String),
+    #[error("the web service URL must be an http(s) URL: {0:?}")]
+    WebServiceUrl(String),
     #[error("{0} must not be empty")]
     Empty(&'static str),
     #[error("serializing pass.json: {0}")]
@@ -62,6 +66,8 @@ pub struct Pass {
     pub background_color: String,
     pub label_color: String,
     pub barcodes: Vec<Barcode>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub voided: bool,
     pub store_card: StoreCard,
 }
 
@@ -133,6 +139,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (MEMBER_LABEL, "Member", "Membre"),
     (NUMBER_LABEL, "Card number", "Numéro de carte"),
     (REFERRAL_LABEL, "Invite a friend", "Parrainez un ami"),
+    (RECENT_LABEL, "Recent activity", "Activité récente"),
     (TERMS_LABEL, "Terms and conditions", "Conditions générales"),
     (CONTACT_LABEL, "Contact", "Contact"),
 ];
@@ -141,6 +148,7 @@ const POINTS_CHANGED: &str = "encarte.points.changed";
 const MEMBER_LABEL: &str = "encarte.member.label";
 const NUMBER_LABEL: &str = "encarte.number.label";
 const REFERRAL_LABEL: &str = "encarte.referral.label";
+const RECENT_LABEL: &str = "encarte.recent.label";
 const TERMS_LABEL: &str = "encarte.terms.label";
 const TERMS_TEXT: &str = "encarte.terms.text";
 const CONTACT_LABEL: &str = "encarte.contact.label";
@@ -163,8 +171,8 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
     }
     // A trailing slash makes devices request `//v1/...`, which strict routers answer with 404.
     let web_service_url = input.web_service_url.trim_end_matches('/').to_owned();
-    if !is_https_or_loopback(&web_service_url) {
-        return Err(PassError::InsecureWebService(input.web_service_url.clone()));
+    if !(web_service_url.starts_with("https://") || web_service_url.starts_with("http://")) {
+        return Err(PassError::WebServiceUrl(input.web_service_url.clone()));
     }
 
     let balance = Field {
@@ -187,6 +195,9 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
             data_detector_types: vec!["PKDataDetectorTypeLink"],
             ..Field::text("referral", REFERRAL_LABEL, link.clone())
         });
+    }
+    if !input.recent.is_empty() {
+        back.push(Field::text("recent", RECENT_LABEL, input.recent.join("\n")));
     }
     if design.terms.is_some() {
         back.push(Field::text("terms", TERMS_LABEL, TERMS_TEXT.to_owned()));
@@ -222,6 +233,7 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
             message_encoding: "iso-8859-1",
             alt_text,
         }],
+        voided: input.voided,
         store_card: StoreCard {
             primary_fields: vec![balance],
             secondary_fields: secondary,
@@ -274,18 +286,4 @@ fn barcode_format(format: BarcodeFormat) -> &'static str {
         BarcodeFormat::Aztec => "PKBarcodeFormatAztec",
         BarcodeFormat::Code128 => "PKBarcodeFormatCode128",
     }
-}
-
-fn is_https_or_loopback(url: &str) -> bool {
-    if url.starts_with("https://") {
-        return true;
-    }
-    let Some(rest) = url.strip_prefix("http://") else { return false };
-    let host_port = rest.split('/').next().unwrap_or_default();
-    let host = if host_port.starts_with('[') {
-        host_port.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default().to_owned()
-    };
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }

@@ -58,6 +58,8 @@ fn sample_input() -> PassInput {
         balance: 1250,
         member_first_name: Some("Zoé".into()),
         referral_link: Some("https://example.com/r/ZOE42".into()),
+        recent: vec!["2026-11-30  +12".into(), "2026-11-29  -50".into()],
+        voided: false,
         web_service_url: "https://wallet.example.com/passkit/".into(),
         pass_type_id: PASS_TYPE_ID.into(),
         team_id: TEAM_ID.into(),
@@ -188,7 +190,10 @@ fn pass_json_has_the_store_card_fields() {
         .flatten()
         .map(|f| f.key)
         .collect();
-    assert_eq!(keys, ["balance", "member", "number", "referral", "terms", "contact"]);
+    assert_eq!(keys, ["balance", "member", "number", "referral", "recent", "terms", "contact"]);
+    let recent = card.back_fields.iter().find(|f| f.key == "recent").expect("recent");
+    assert_eq!(recent.value, FieldValue::Text("2026-11-30  +12\n2026-11-29  -50".into()));
+    assert!(!pass.voided);
     let json: serde_json::Value =
         serde_json::from_slice(&pass_json(&sample_input(), &FIXTURE.design).expect("json")).expect("parse");
     assert_eq!(json["formatVersion"], 1);
@@ -211,10 +216,12 @@ fn strings_files_are_utf16_and_translate_every_key_used() {
 fn invalid_inputs_are_refused() {
     let short = PassInput { auth_token: "too-short".into(), ..sample_input() };
     assert!(matches!(pass_json(&short, &FIXTURE.design), Err(PassError::ShortAuthToken(9))));
-    let http = PassInput { web_service_url: "http://wallet.example.com".into(), ..sample_input() };
-    assert!(matches!(pass_json(&http, &FIXTURE.design), Err(PassError::InsecureWebService(_))));
-    let loopback = PassInput { web_service_url: "http://127.0.0.1:8080/passkit".into(), ..sample_input() };
-    assert!(pass_json(&loopback, &FIXTURE.design).is_ok());
+    let bare = PassInput { web_service_url: "wallet.example.com/passkit".into(), ..sample_input() };
+    assert!(matches!(pass_json(&bare, &FIXTURE.design), Err(PassError::WebServiceUrl(_))));
+    // Plain http is the operator's choice (iPhones in developer mode accept it); start-up warns.
+    let http = PassInput { web_service_url: "http://wallet.example.com/passkit/".into(), ..sample_input() };
+    let pass: serde_json::Value = serde_json::from_slice(&pass_json(&http, &FIXTURE.design).unwrap()).unwrap();
+    assert_eq!(pass["webServiceURL"], "http://wallet.example.com/passkit");
 }
 
 #[test]

@@ -1,0 +1,5 @@
+DROP TABLE apple_registrations;
+DROP INDEX cards_link_token;
+ALTER TABLE cards DROP COLUMN link_token;
+ALTER TABLE cards DROP COLUMN pass_updated_at;
+ALTER TABLE cards DROP COLUMN pass_seq;
