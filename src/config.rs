@@ -75,7 +75,7 @@ settings! {
     promo_guess_window_seconds: i64 = 600,
     /// Folder of pass designs, pages and e-mails.
     templates_dir: PathBuf = PathBuf::from("./templates"),
-    /// The pass design used (a folder of `{templates_dir}/passes/`).
+    /// The pass design of programs that did not choose one (a folder of `{templates_dir}/passes/`).
     pass_design: String = "default".to_owned(),
     /// Apple Pass Type ID. Empty means the certificate's (or `pass.dev.encarte.loyalty` with the development chain).
     apple_pass_type_id: Option<String> = None,

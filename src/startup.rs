@@ -138,6 +138,14 @@ impl Application {
                 Err(e) => return Err(anyhow::anyhow!("creating the demo program failed: {e:?}")),
             }
         }
+        let wallet = deps.apple.clone();
+        let refreshed = db
+            .write(move |c| crate::service::passes::sync_designs(c, &wallet))
+            .await
+            .map_err(|e| anyhow::anyhow!("recording the pass designs failed: {e}"))?;
+        if refreshed > 0 {
+            tracing::info!(programs = refreshed, "pass designs changed: their cards are being refreshed and pushed");
+        }
         let keys = AuthKeys::new(jwt_secret(&config, &db).await?.as_bytes(), config.token_ttl_hours);
         let wallet_data = web::Data::from(deps.apple.clone());
 

@@ -13,6 +13,7 @@ diesel::table! {
         earn_per_cents -> BigInt,
         earn_min_cents -> BigInt,
         created_at -> Timestamp,
+        pass_design -> Nullable<Text>,
     }
 }
 
@@ -308,3 +309,11 @@ diesel::table! {
 
 diesel::joinable!(apple_registrations -> cards (card_id));
 diesel::allow_tables_to_appear_in_same_query!(apple_registrations, cards);
+
+diesel::table! {
+    pass_design_versions (name) {
+        name -> Text,
+        fingerprint -> Text,
+        updated_at -> Timestamp,
+    }
+}

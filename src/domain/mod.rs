@@ -10,6 +10,7 @@ pub mod money;
 pub mod points;
 pub mod role;
 pub mod text;
+pub mod update_tag;
 
 /// Why a value was refused. The message is shown to the caller, so it names the rule, not the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -34,6 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/referrals/stats", web::get().to(api::referrals::stats))
                 .route("/program/referral", web::get().to(api::referrals::get_settings))
                 .route("/program/referral", web::put().to(api::referrals::put_settings))
+                .route("/program/pass-design", web::get().to(api::passes::get_design))
+                .route("/program/pass-design", web::put().to(api::passes::put_design))
                 .route("/promo-campaigns", web::post().to(api::promos::create))
                 .route("/promo-campaigns", web::get().to(api::promos::list))
                 .route("/promo-campaigns/{id}", web::get().to(api::promos::get))

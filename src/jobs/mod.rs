@@ -122,6 +122,10 @@ impl Registry {
         registry.register(crate::service::promos::GENERATE_POOL, move |job: repo::outbox::Job| {
             crate::service::promos::run_generate_job(pool_db.clone(), job.payload)
         });
+        let refresh_db = deps.db.clone();
+        registry.register(crate::service::passes::REFRESH, move |job: repo::outbox::Job| {
+            crate::service::passes::run_refresh(refresh_db.clone(), job.payload)
+        });
         let (db, wallet) = (deps.db.clone(), deps.apple.clone());
         registry.register(crate::service::passkit::APPLE_PUSH, move |job: repo::outbox::Job| {
             crate::service::passkit::push(db.clone(), wallet.clone(), job.payload)

@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
 
 use super::Actor;
 use super::cards::{card_not_found, find_card};
 use crate::db::repo::cards::{CLOSED, Card};
+use crate::db::repo::programs::{Program, Seen};
 use crate::db::{Db, DbConn, blocking, repo};
 use crate::domain::card::CardNumber;
+use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
+use crate::jobs;
 use crate::wallet::AppleWallet;
 use crate::wallet::apple::{self, PassInput};
 
@@ -55,6 +59,7 @@ pub async fn for_link(db: &Db, wallet: Arc<AppleWallet>, token: String, public_u
 /// Everything needed to sign one pass, read in one transaction and signed outside it.
 pub struct Signing {
     wallet: Arc<AppleWallet>,
+    design: Option<String>,
     input: PassInput,
     last_modified: NaiveDateTime,
     card_id: String,
@@ -62,22 +67,34 @@ pub struct Signing {
 
 /// Reads what the card's pass shows.
 pub fn prepare(conn: &mut DbConn, wallet: &Arc<AppleWallet>, card: &Card, public_url: &str) -> AppResult<Signing> {
-    let input = input(conn, wallet, card, public_url)?;
-    Ok(Signing { wallet: wallet.clone(), input, last_modified: card.pass_updated_at, card_id: card.id.clone() })
+    let program = repo::programs::find(conn, &card.program_id)?;
+    let input = input(conn, wallet, card, &program, public_url)?;
+    Ok(Signing {
+        wallet: wallet.clone(),
+        design: program.pass_design,
+        input,
+        last_modified: card.pass_updated_at,
+        card_id: card.id.clone(),
+    })
 }
 
 /// RSA signing is CPU work: done off the async workers.
 pub async fn sign(s: Signing) -> AppResult<PassFile> {
     blocking(move || {
-        let bytes = apple::render(&s.wallet.identity, &s.wallet.design, &s.input)
+        let bytes = apple::render(&s.wallet.identity, s.wallet.design(s.design.as_deref()), &s.input)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering the pass of card {}: {e}", s.card_id)))?;
         Ok(PassFile { bytes, last_modified: s.last_modified })
     })
     .await
 }
 
-fn input(conn: &mut DbConn, wallet: &AppleWallet, card: &Card, public_url: &str) -> AppResult<PassInput> {
-    let program = repo::programs::find(conn, &card.program_id)?;
+fn input(
+    conn: &mut DbConn,
+    wallet: &AppleWallet,
+    card: &Card,
+    program: &Program,
+    public_url: &str,
+) -> AppResult<PassInput> {
     let customer = repo::customers::find(conn, &card.program_id, &card.customer_id)?;
     let zone: chrono_tz::Tz = program.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let recent = repo::ledger::page(conn, &card.program_id, &card.id, None, RECENT_ENTRIES)?
@@ -103,4 +120,124 @@ fn input(conn: &mut DbConn, wallet: &AppleWallet, card: &Card, public_url: &str)
         pass_type_id: wallet.identity.pass_type_id().to_owned(),
         team_id: wallet.identity.team_id().to_owned(),
     })
+}
+
+/// Kind of the job that marks every card of a program as changed (its passes look different),
+/// a batch at a time, so that each is pushed.
+pub const REFRESH: &str = "passes_refresh";
+const REFRESH_BATCH: i64 = 500;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Refresh {
+    pub program_id: String,
+    /// The last card done by the previous batch.
+    pub after: Option<String>,
+}
+
+pub fn enqueue_refresh(conn: &mut DbConn, program_id: &str, after: Option<String>) -> diesel::QueryResult<()> {
+    let dedupe = format!("{REFRESH}:{program_id}:{}", after.as_deref().unwrap_or_default());
+    let payload = serde_json::to_string(&Refresh { program_id: program_id.to_owned(), after }).unwrap_or_default();
+    jobs::enqueue(conn, Some(program_id), REFRESH, &payload, Some(&dedupe))
+}
+
+/// One batch of a refresh; the next batch is queued in the same transaction.
+pub async fn run_refresh(db: Db, payload: String) -> anyhow::Result<()> {
+    let job: Refresh = serde_json::from_str(&payload)?;
+    db.write(move |c| {
+        let cards = repo::cards::page_of_program(c, &job.program_id, job.after.as_deref(), REFRESH_BATCH)?;
+        for card in &cards {
+            jobs::card_changed(c, card)?;
+        }
+        if cards.len() as i64 == REFRESH_BATCH {
+            enqueue_refresh(c, &job.program_id, cards.last().map(|card| card.id.clone()))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// At start-up: a design whose files changed, or a new default design, changes the passes of
+/// every program drawn with it; those are refreshed. Returns how many programs were.
+pub fn sync_designs(conn: &mut DbConn, wallet: &AppleWallet) -> AppResult<usize> {
+    let mut programs = Vec::new();
+    for (name, design) in &wallet.designs {
+        if repo::programs::record_design(conn, &format!("design:{name}"), &design.fingerprint)? == Seen::Changed {
+            programs.extend(repo::programs::using_design(conn, Some(name))?);
+            if *name == wallet.default_design {
+                programs.extend(repo::programs::using_design(conn, None)?);
+            }
+        }
+    }
+    let default = &wallet.design(None).fingerprint;
+    if repo::programs::record_design(conn, "default", default)? == Seen::Changed {
+        programs.extend(repo::programs::using_design(conn, None)?);
+    }
+    programs.sort();
+    programs.dedup();
+    for program in &programs {
+        enqueue_refresh(conn, program, None)?;
+    }
+    Ok(programs.len())
+}
+
+#[derive(Debug, Serialize)]
+pub struct DesignDto {
+    /// The design its passes are drawn with.
+    pub design: String,
+    /// Whether the program chose it (false: the node's default).
+    pub chosen: bool,
+    pub available: Vec<String>,
+}
+
+fn design_dto(wallet: &AppleWallet, program: &Program) -> DesignDto {
+    let chosen = program.pass_design.as_ref().filter(|name| wallet.designs.contains_key(*name));
+    DesignDto {
+        design: chosen.cloned().unwrap_or_else(|| wallet.default_design.clone()),
+        chosen: chosen.is_some(),
+        available: wallet.designs.keys().cloned().collect(),
+    }
+}
+
+pub async fn get_design(db: &Db, wallet: Arc<AppleWallet>, actor: &Actor) -> AppResult<DesignDto> {
+    let program_id = actor.program_id.clone();
+    let program = db.read(move |c| Ok(repo::programs::find(c, &program_id)?)).await?;
+    Ok(design_dto(&wallet, &program))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesignChoice {
+    /// A design folder name; `null` goes back to the node's default.
+    pub design: Option<String>,
+}
+
+/// Chooses the program's pass design (managers and owners). Every pass changes, so every card
+/// is refreshed and pushed; choosing the current design again changes nothing.
+pub async fn set_design(
+    db: &Db,
+    wallet: Arc<AppleWallet>,
+    actor: &Actor,
+    choice: DesignChoice,
+) -> AppResult<DesignDto> {
+    actor.require(Role::Manager)?;
+    if let Some(name) = choice.design.as_deref().filter(|name| !wallet.designs.contains_key(*name)) {
+        let available: Vec<&str> = wallet.designs.keys().map(String::as_str).collect();
+        return Err(AppError::invalid_field(
+            "design",
+            format!("no pass design {name:?}; available: {}", available.join(", ")),
+        ));
+    }
+    let program_id = actor.program_id.clone();
+    let program = db
+        .write(move |c| {
+            let before = repo::programs::find(c, &program_id)?;
+            if before.pass_design != choice.design {
+                repo::programs::set_pass_design(c, &program_id, choice.design.as_deref())?;
+                enqueue_refresh(c, &program_id, None)?;
+            }
+            Ok(repo::programs::find(c, &program_id)?)
+        })
+        .await?;
+    Ok(design_dto(&wallet, &program))
 }

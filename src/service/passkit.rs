@@ -11,6 +11,7 @@ use super::passes::{self, PassFile};
 use crate::db::repo::apple::{self as registrations, Registration};
 use crate::db::repo::cards::Card;
 use crate::db::{Db, DbConn, repo};
+use crate::domain::update_tag::UpdateTag;
 use crate::error::{AppError, AppResult};
 use crate::wallet::AppleWallet;
 use crate::wallet::apple::apns::Outcome;
@@ -170,12 +171,10 @@ pub async fn updated(
     pass_type_id: String,
     since: Option<String>,
 ) -> AppResult<Option<(Vec<String>, String)>> {
-    let since = since.and_then(|s| s.trim().parse::<i64>().ok());
+    let since = since.as_deref().and_then(UpdateTag::parse);
     db.read(move |c| {
-        // Taken before the read: whatever commits meanwhile is at or above it, so the next call
-        // sees it.
-        let tag = registrations::watermark(c)?;
-        let serials = registrations::updated_serials(c, &device, &pass_type_id, since)?;
+        let tag = registrations::update_tag(c)?;
+        let serials = registrations::updated_serials(c, &device, &pass_type_id, since.as_ref())?;
         Ok((!serials.is_empty()).then(|| (serials, tag.to_string())))
     })
     .await

@@ -84,6 +84,7 @@ pub fn create(conn: &mut DbConn, new: NewProgram) -> AppResult<Created> {
         earn_per_cents: new.earn_per_cents,
         earn_min_cents: new.earn_min_cents,
         created_at: now,
+        pass_design: None,
     };
     repo::programs::insert(conn, &program)
         .map_err(|e| map_unique(e, AppError::conflict("program_exists", "a program with this slug exists")))?;

@@ -3,6 +3,7 @@
 
 pub mod apple;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -17,7 +18,10 @@ pub const DEV_TEAM_ID: &str = "DEVTEAM001";
 /// What every pass of this node is made with.
 pub struct AppleWallet {
     pub identity: SigningIdentity,
-    pub design: Design,
+    /// Every design of `{templates_dir}/passes/` (and the built-in default), by folder name.
+    pub designs: BTreeMap<String, Design>,
+    /// The design of programs that did not choose one (`pass_design`).
+    pub default_design: String,
     /// `{public_url}/wallet/apple`: where iPhones ask for updates.
     pub web_service_url: String,
     /// True when signed by the generated development chain: valid for openssl, refused by iPhones.
@@ -60,15 +64,11 @@ impl AppleWallet {
             }
         };
         identity.check(config.apple_pass_type_id.as_deref(), config.apple_team_id.as_deref())?;
-        let design_dir = config.templates_dir.join("passes").join(&config.pass_design);
-        let design = if design_dir.is_dir() {
-            Design::load(&design_dir)
-                .with_context(|| format!("cannot load the pass design {}", design_dir.display()))?
-        } else if config.pass_design == "default" {
-            Design::embedded_default()?
-        } else {
-            anyhow::bail!("the pass design {} does not exist", design_dir.display());
-        };
+        let designs = load_designs(&config.templates_dir.join("passes"))?;
+        if !designs.contains_key(&config.pass_design) {
+            let names: Vec<&str> = designs.keys().map(String::as_str).collect();
+            anyhow::bail!("pass_design {:?} is not among the designs found: {}", config.pass_design, names.join(", "));
+        }
         let web_service_url = format!("{}/wallet/apple", config.public_url());
         if !web_service_url.starts_with("https://") {
             tracing::warn!(
@@ -80,6 +80,36 @@ impl AppleWallet {
         let timeout = std::time::Duration::from_secs(config.apns_timeout_seconds);
         let apns = Apns::new(&identity, &config.apns_base_url, extra_root.as_deref(), timeout)
             .context("cannot set up the APNs client")?;
-        Ok(AppleWallet { identity, design, web_service_url, development, apns })
+        let default_design = config.pass_design.clone();
+        Ok(AppleWallet { identity, designs, default_design, web_service_url, development, apns })
     }
+}
+
+impl AppleWallet {
+    /// The design of a program: the one it chose when it still exists, else the default.
+    pub fn design(&self, chosen: Option<&str>) -> &Design {
+        chosen.and_then(|name| self.designs.get(name)).unwrap_or_else(|| &self.designs[&self.default_design])
+    }
+}
+
+/// Every folder of `dir` holding a `design.json`, plus the built-in default unless a `default`
+/// folder overrides it. A design that does not load stops start-up: better than passes without
+/// an icon on customers' phones.
+fn load_designs(dir: &Path) -> anyhow::Result<BTreeMap<String, Design>> {
+    let mut designs = BTreeMap::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let path = entry?.path();
+            if path.join("design.json").is_file() {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let design =
+                    Design::load(&path).with_context(|| format!("cannot load the pass design {}", path.display()))?;
+                designs.insert(name, design);
+            }
+        }
+    }
+    if !designs.contains_key("default") {
+        designs.insert("default".to_owned(), Design::embedded_default()?);
+    }
+    Ok(designs)
 }

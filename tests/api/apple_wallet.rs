@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use crate::apns_mock::ApnsMock;
 use crate::helpers::{TestApp, code, spawn_app_with};
 
-const PASS_TYPE: &str = encarte::wallet::DEV_PASS_TYPE_ID;
-const PUSH_TOKEN: &str = "6a4e0c1d9f2b47a8b3c5d7e9f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8";
+pub const PASS_TYPE: &str = encarte::wallet::DEV_PASS_TYPE_ID;
+pub const PUSH_TOKEN: &str = "6a4e0c1d9f2b47a8b3c5d7e9f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8";
 
-async fn app_with_mock() -> (TestApp, ApnsMock) {
+pub async fn app_with_mock() -> (TestApp, ApnsMock) {
     let mock = ApnsMock::start();
     let (url, ca) = (mock.url.clone(), mock.ca.clone());
     let app = spawn_app_with(move |c| {
@@ -24,13 +24,13 @@ async fn app_with_mock() -> (TestApp, ApnsMock) {
 }
 
 /// A card, and its pass's authentication token as the phone sees it (in pass.json).
-struct Card {
-    barcode: String,
-    serial: String,
-    token: String,
+pub struct Card {
+    pub barcode: String,
+    pub serial: String,
+    pub token: String,
 }
 
-async fn card(app: &TestApp, email: &str) -> Card {
+pub async fn card(app: &TestApp, email: &str) -> Card {
     let card = app.enrol(email).await;
     let res = app
         .client
@@ -48,18 +48,24 @@ async fn card(app: &TestApp, email: &str) -> Card {
     }
 }
 
-fn pass_json(pkpass: &[u8]) -> Value {
+pub fn pass_json(pkpass: &[u8]) -> Value {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(pkpass)).expect("a zip archive");
     let mut text = String::new();
     zip.by_name("pass.json").expect("pass.json").read_to_string(&mut text).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
-fn registration(device: &str, serial: &str) -> String {
+pub fn registration(device: &str, serial: &str) -> String {
     format!("/wallet/apple/v1/devices/{device}/registrations/{PASS_TYPE}/{serial}")
 }
 
-async fn call(app: &TestApp, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> reqwest::Response {
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
     let mut req = app.client.request(method, app.url(path));
     if let Some(auth) = auth {
         req = req.header(header::AUTHORIZATION, auth);
@@ -70,14 +76,14 @@ async fn call(app: &TestApp, method: Method, path: &str, auth: Option<&str>, bod
     req.send().await.unwrap()
 }
 
-async fn register(app: &TestApp, device: &str, card: &Card, push_token: &str) -> StatusCode {
+pub async fn register(app: &TestApp, device: &str, card: &Card, push_token: &str) -> StatusCode {
     let auth = format!("ApplePass {}", card.token);
     let body = json!({"pushToken": push_token});
     call(app, Method::POST, &registration(device, &card.serial), Some(&auth), Some(body)).await.status()
 }
 
 /// The list call: (status, serials, lastUpdated).
-async fn updated(app: &TestApp, device: &str, since: Option<&str>) -> (StatusCode, Vec<String>, Option<Value>) {
+pub async fn updated(app: &TestApp, device: &str, since: Option<&str>) -> (StatusCode, Vec<String>, Option<Value>) {
     let mut path = format!("/wallet/apple/v1/devices/{device}/registrations/{PASS_TYPE}");
     if let Some(since) = since {
         path.push_str(&format!("?passesUpdatedSince={since}"));
@@ -95,7 +101,7 @@ async fn updated(app: &TestApp, device: &str, since: Option<&str>) -> (StatusCod
 }
 
 /// Makes failed jobs due now instead of after their backoff.
-async fn retry_now(app: &TestApp) {
+pub async fn retry_now(app: &TestApp) {
     use diesel::RunQueryDsl;
     app.db
         .write(|c| {
@@ -323,4 +329,47 @@ async fn the_customer_link_downloads_the_pass() {
     assert_eq!(pass_json(&res.bytes().await.unwrap())["serialNumber"], enrolled["serial"]);
     let res = app.client.get(app.url("/c/0123456789abcdef0123456789abcdef/pass.pkpass")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// The update tag must not let a slow transaction slip under it: T1 changes card A and stays
+/// open, T2 changes card B and commits, the device lists (sees B, gets a tag), then T1 commits.
+/// The next list from that tag must bring A. A tag drawn from a sequence would lose A here.
+/// PostgreSQL only: SQLite has one writer at a time, so T1 and T2 can't overlap there.
+#[tokio::test]
+async fn a_change_that_commits_late_is_still_listed() {
+    use diesel::connection::SimpleConnection;
+    let (app, _mock) = app_with_mock().await;
+    if app.db.backend() != encarte::db::Backend::Postgres {
+        return;
+    }
+    let (a, b) = (card(&app, "slow@example.fr").await, card(&app, "fast@example.fr").await);
+    register(&app, "race", &a, PUSH_TOKEN).await;
+    register(&app, "race", &b, PUSH_TOKEN).await;
+    let start = updated(&app, "race", None).await.2.unwrap().as_str().unwrap().to_owned();
+
+    let (db, serial) = (app.db.clone(), a.serial.clone());
+    let (changed_tx, changed_rx) = std::sync::mpsc::channel();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let slow = std::thread::spawn(move || {
+        let mut conn = db.conn().unwrap();
+        conn.batch_execute("BEGIN").unwrap();
+        let card = encarte::db::repo::cards::find_by_serial(&mut conn, &serial).unwrap().unwrap();
+        // Not the whole card_changed: its push to the same device token would wait on T2's.
+        encarte::db::repo::cards::mark_pass_changed(&mut conn, &card).unwrap();
+        changed_tx.send(()).unwrap();
+        commit_rx.recv().unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    changed_rx.recv().unwrap();
+    let (status, _) = app.purchase(&app.staff.cashier, &b.barcode, 1000, "fast").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, serials, tag) = updated(&app, "race", Some(&start)).await;
+    assert_eq!(serials, vec![b.serial.clone()], "A is not committed yet");
+    let tag = tag.unwrap().as_str().unwrap().to_owned();
+
+    commit_tx.send(()).unwrap();
+    slow.join().unwrap();
+    let (status, serials, _) = updated(&app, "race", Some(&tag)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(serials.contains(&a.serial), "A committed after the tag was handed out: {serials:?}");
 }

@@ -97,6 +97,8 @@ pub struct TestApp {
     pub db: Db,
     /// What job handlers get: the database and this app's wallet channels (APNs client...).
     pub deps: Deps,
+    /// The configuration the app was built with.
+    pub config: Config,
     /// The first program's staff tokens.
     pub staff: Tokens,
     keys: AuthKeys,
@@ -153,7 +155,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (test_db, url) = TestDb::new();
     let mut config = test_config(&url, test_db.dir());
     tweak(&mut config);
-    let app = Application::build_with(config, Registry::standard).await.expect("the app builds");
+    let app = Application::build_with(config.clone(), Registry::standard).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (db, deps, handle) = (app.db(), app.deps(), app.handle());
     tokio::spawn(app.run_until_stopped());
@@ -164,6 +166,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         client,
         db,
         deps,
+        config,
         staff: Tokens {
             program_id: String::new(),
             location_id: String::new(),

@@ -14,6 +14,7 @@ mod isolation;
 mod ledger_props;
 mod migrations;
 mod outbox;
+mod pass_designs;
 mod passes;
 mod promos;
 mod purchases;

@@ -1,8 +1,7 @@
--- Where each card's pass stands in the update sequence that the PassKit "list updated passes"
--- call pages through: the id of the transaction that last changed it. A sequence value would be
--- unsafe here: with concurrent writers, a change that draws a smaller number can commit after a
--- device has already been told about a larger one, and that device would never see it. The list
--- call answers with its snapshot's xmin, below which every transaction has ended.
+-- Where each card's pass stands for the PassKit "list updated passes" call: the id of the
+-- transaction that last changed it. The list call hands out its snapshot as the tag, and lists
+-- what that snapshot did not see. A sequence value would be unsafe: with concurrent writers, a
+-- change that draws a smaller number can commit after a device was told about a larger one.
 ALTER TABLE cards ADD COLUMN pass_seq BIGINT NOT NULL DEFAULT 0;
 -- When the pass last changed (its Last-Modified, strictly increasing).
 ALTER TABLE cards ADD COLUMN pass_updated_at TIMESTAMP;
@@ -30,3 +29,14 @@ CREATE TABLE apple_registrations (
 );
 CREATE INDEX apple_registrations_card ON apple_registrations (card_id);
 CREATE INDEX apple_registrations_push_token ON apple_registrations (push_token);
+
+-- The pass design a program chose (a folder of templates/passes/); NULL: the node's default.
+ALTER TABLE programs ADD COLUMN pass_design TEXT;
+
+-- The fingerprint of each design as last seen at start-up: when a design's files change, every
+-- pass drawn with it changes, and its cards are refreshed and pushed.
+CREATE TABLE pass_design_versions (
+    name        TEXT PRIMARY KEY NOT NULL,
+    fingerprint TEXT NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
+);

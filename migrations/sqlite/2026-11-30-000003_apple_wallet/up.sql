@@ -26,3 +26,14 @@ CREATE TABLE apple_registrations (
 );
 CREATE INDEX apple_registrations_card ON apple_registrations (card_id);
 CREATE INDEX apple_registrations_push_token ON apple_registrations (push_token);
+
+-- The pass design a program chose (a folder of templates/passes/); NULL: the node's default.
+ALTER TABLE programs ADD COLUMN pass_design TEXT;
+
+-- The fingerprint of each design as last seen at start-up: when a design's files change, every
+-- pass drawn with it changes, and its cards are refreshed and pushed.
+CREATE TABLE pass_design_versions (
+    name        TEXT PRIMARY KEY NOT NULL,
+    fingerprint TEXT NOT NULL,
+    updated_at  TIMESTAMP NOT NULL
+);

@@ -2,11 +2,12 @@
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
 
 use super::now;
 use crate::db::DbConn;
 use crate::db::schema::{apple_registrations as r, cards};
+use crate::domain::update_tag::UpdateTag;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = r, treat_none_as_default_value = false)]
@@ -50,34 +51,40 @@ pub fn unregister(conn: &mut DbConn, device: &str, pass_type_id: &str, serial: &
     .execute(conn)
 }
 
-/// The update tag to hand out *before* reading what changed: every change below it has ended, so
-/// the next call, starting from it, misses nothing (it may repeat a serial, which costs a 304).
-pub fn watermark(conn: &mut DbConn) -> QueryResult<i64> {
-    let query = match conn {
-        DbConn::Pg(_) => "txid_snapshot_xmin(txid_current_snapshot())",
-        DbConn::Sqlite(_) => "(SELECT COALESCE(MAX(pass_seq), 0) + 1 FROM cards)",
-    };
-    diesel::select(sql::<BigInt>(query)).get_result(conn)
+/// The tag to hand out with a list: what this transaction's snapshot has seen. Read in the same
+/// read-only transaction as the list on PostgreSQL (repeatable read: one snapshot for both).
+pub fn update_tag(conn: &mut DbConn) -> QueryResult<UpdateTag> {
+    match conn {
+        DbConn::Pg(_) => {
+            let text: String = diesel::select(sql::<Text>("txid_current_snapshot()::text")).get_result(conn)?;
+            UpdateTag::parse(&text).ok_or_else(|| {
+                diesel::result::Error::DeserializationError(format!("unexpected snapshot {text:?}").into())
+            })
+        }
+        DbConn::Sqlite(_) => {
+            let next: i64 =
+                diesel::select(sql::<BigInt>("(SELECT COALESCE(MAX(pass_seq), 0) + 1 FROM cards)")).get_result(conn)?;
+            Ok(UpdateTag::below(next))
+        }
+    }
 }
 
-/// Serials of the device's passes of this type changed at or after `since` (all when `None`).
+/// Serials of the device's passes of this type changed since `since` (all when `None`).
 pub fn updated_serials(
     conn: &mut DbConn,
     device: &str,
     pass_type_id: &str,
-    since: Option<i64>,
+    since: Option<&UpdateTag>,
 ) -> QueryResult<Vec<String>> {
-    let mut query = r::table
+    let rows: Vec<(String, i64)> = r::table
         .inner_join(cards::table)
         .filter(r::device_library_id.eq(device))
         .filter(r::pass_type_id.eq(pass_type_id))
-        .select(r::serial)
+        .filter(cards::pass_seq.ge(since.map_or(i64::MIN, UpdateTag::xmin)))
+        .select((r::serial, cards::pass_seq))
         .order(r::serial)
-        .into_boxed();
-    if let Some(since) = since {
-        query = query.filter(cards::pass_seq.ge(since));
-    }
-    query.load(conn)
+        .load(conn)?;
+    Ok(rows.into_iter().filter(|(_, seq)| !since.is_some_and(|tag| tag.saw(*seq))).map(|(serial, _)| serial).collect())
 }
 
 /// The distinct push tokens registered for the card, with their topic.

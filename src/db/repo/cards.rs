@@ -160,3 +160,12 @@ pub fn find_by_serial(conn: &mut DbConn, serial: &str) -> QueryResult<Option<Car
 pub fn find_by_link_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<Card>> {
     cards::table.filter(cards::link_token.eq(token)).select(Card::as_select()).first(conn).optional()
 }
+
+/// The program's cards in id order, `limit` at a time after `after`.
+pub fn page_of_program(conn: &mut DbConn, program_id: &str, after: Option<&str>, limit: i64) -> QueryResult<Vec<Card>> {
+    let mut query = cards::table.filter(cards::program_id.eq(program_id)).select(Card::as_select()).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(cards::id.gt(after));
+    }
+    query.order(cards::id).limit(limit).load(conn)
+}

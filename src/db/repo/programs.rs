@@ -18,6 +18,8 @@ pub struct Program {
     pub earn_per_cents: i64,
     pub earn_min_cents: i64,
     pub created_at: NaiveDateTime,
+    /// The pass design it chose; `None`: the node's default.
+    pub pass_design: Option<String>,
 }
 
 impl Program {
@@ -71,4 +73,43 @@ pub fn first_location(conn: &mut DbConn, program_id: &str) -> QueryResult<Option
         .select(Location::as_select())
         .first(conn)
         .optional()
+}
+
+pub fn set_pass_design(conn: &mut DbConn, program_id: &str, design: Option<&str>) -> QueryResult<usize> {
+    diesel::update(programs::table.find(program_id)).set(programs::pass_design.eq(design)).execute(conn)
+}
+
+/// The programs that chose `design`, or (`None`) that chose none and get the default.
+pub fn using_design(conn: &mut DbConn, design: Option<&str>) -> QueryResult<Vec<String>> {
+    let query = programs::table.select(programs::id).into_boxed();
+    match design {
+        Some(design) => query.filter(programs::pass_design.eq(design)).load(conn),
+        None => query.filter(programs::pass_design.is_null()).load(conn),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seen {
+    First,
+    Same,
+    Changed,
+}
+
+/// Records the fingerprint of a design (or of "which design is the default"), telling whether it
+/// changed since it was last recorded. One conditional UPDATE: when several nodes start with
+/// the new files at once, exactly one of them sees `Changed`.
+pub fn record_design(conn: &mut DbConn, name: &str, fingerprint: &str) -> QueryResult<Seen> {
+    use crate::db::schema::pass_design_versions as v;
+    let row = (v::name.eq(name), v::fingerprint.eq(fingerprint), v::updated_at.eq(super::now()));
+    let inserted = match conn {
+        DbConn::Pg(c) => diesel::insert_into(v::table).values(row).on_conflict_do_nothing().execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(v::table).values(row).on_conflict_do_nothing().execute(c)?,
+    };
+    if inserted == 1 {
+        return Ok(Seen::First);
+    }
+    let changed = diesel::update(v::table.find(name).filter(v::fingerprint.ne(fingerprint)))
+        .set((v::fingerprint.eq(fingerprint), v::updated_at.eq(super::now())))
+        .execute(conn)?;
+    Ok(if changed == 1 { Seen::Changed } else { Seen::Same })
 }

@@ -1,6 +1,7 @@
 pub mod auth;
 pub mod cards;
 pub mod customers;
+pub mod passes;
 pub mod promos;
 pub mod purchases;
 pub mod referrals;

@@ -112,6 +112,8 @@ pub struct Design {
     images: Vec<(String, String)>,
     /// A zip archive holding the images, already deflated.
     images_zip: Vec<u8>,
+    /// SHA-256 over `design.json` and every image: when it changes, every pass of the design does.
+    pub fingerprint: String,
 }
 
 impl Design {
@@ -184,6 +186,11 @@ impl Design {
             images.push((name, hex::encode(hash(MessageDigest::sha1(), &bytes)?)));
         }
         let images_zip = zip.finish()?.into_inner();
+        let mut all = json.to_vec();
+        for (name, sha1) in &images {
+            all.extend_from_slice(format!("\n{name}:{sha1}").as_bytes());
+        }
+        let fingerprint = hex::encode(hash(MessageDigest::sha256(), &all)?);
 
         Ok(Design {
             organization_name: file.organization_name,
@@ -196,6 +203,7 @@ impl Design {
             contact: file.contact,
             images,
             images_zip,
+            fingerprint,
         })
     }
 
