@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::db::{Db, repo};
 use crate::error::AppResult;
+use crate::wallet::AppleWallet;
 
 async fn job_counts(db: &Db) -> AppResult<Vec<(String, i64)>> {
     db.read(|c| Ok(repo::outbox::counts(c)?)).await
@@ -33,7 +34,7 @@ pub async fn health(db: web::Data<Db>) -> HttpResponse {
     }
 }
 
-pub async fn metrics(db: web::Data<Db>) -> AppResult<HttpResponse> {
+pub async fn metrics(db: web::Data<Db>, wallet: web::Data<AppleWallet>) -> AppResult<HttpResponse> {
     let counts = job_counts(&db).await?;
     let mut out = String::from("# HELP encarte_outbox_jobs Outbox jobs by state.\n# TYPE encarte_outbox_jobs gauge\n");
     for state in [repo::outbox::PENDING, repo::outbox::RUNNING, repo::outbox::FAILED, repo::outbox::DONE] {
@@ -48,5 +49,11 @@ pub async fn metrics(db: web::Data<Db>) -> AppResult<HttpResponse> {
         let n = n.load(std::sync::atomic::Ordering::Relaxed);
         out.push_str(&format!("encarte_apns_pushes_total{{outcome=\"{outcome}\"}} {n}\n"));
     }
+    out.push_str(&format!(
+        "# HELP encarte_apple_certificate_expiry_seconds Seconds until the Pass Type ID certificate expires.\n\
+         # TYPE encarte_apple_certificate_expiry_seconds gauge\n\
+         encarte_apple_certificate_expiry_seconds {}\n",
+        wallet.identity.seconds_left()
+    ));
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out))
 }

@@ -64,6 +64,13 @@ impl AppleWallet {
             }
         };
         identity.check(config.apple_pass_type_id.as_deref(), config.apple_team_id.as_deref())?;
+        let days_left = identity.seconds_left() / 86_400;
+        if !development && days_left < 30 {
+            tracing::warn!(
+                days_left,
+                "the Apple Pass Type ID certificate expires soon: renew it (certs.example/README.md)"
+            );
+        }
         let designs = load_designs(&config.templates_dir.join("passes"))?;
         if !designs.contains_key(&config.pass_design) {
             let names: Vec<&str> = designs.keys().map(String::as_str).collect();

@@ -250,6 +250,8 @@ async fn apns_410_forgets_the_device_and_5xx_is_retried_until_delivered() {
     assert_eq!(app.count("outbox_jobs", "kind = 'apple_push' AND state = 'pending' AND attempts = 1").await, 1);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("encarte_apns_pushes_total{outcome=\"misconfigured\"}"), "{metrics}");
+    let expiry = metrics.lines().find_map(|l| l.strip_prefix("encarte_apple_certificate_expiry_seconds ")).unwrap();
+    assert!(expiry.parse::<i64>().unwrap() > 86_400, "{metrics}");
 }
 
 #[tokio::test]

@@ -148,6 +148,14 @@ impl SigningIdentity {
         Ok(())
     }
 
+    /// Seconds until the certificate expires (negative once it has). Apple's last a year; after
+    /// that new passes are refused by phones and pushes fail, so on-call watches this.
+    pub fn seconds_left(&self) -> i64 {
+        Asn1Time::days_from_now(0)
+            .and_then(|now| now.diff(self.cert.not_after()))
+            .map_or(0, |d| i64::from(d.days) * 86_400 + i64::from(d.secs))
+    }
+
     pub fn pass_type_id(&self) -> &str {
         &self.pass_type_id
     }
