@@ -98,6 +98,15 @@ settings! {
     apns_ca: Option<PathBuf> = None,
     /// Seconds before an APNs connection attempt or push counts as failed (and is retried).
     apns_timeout_seconds: u64 = 10,
+    /// Google Wallet issuer id (the number in the Google Pay & Wallet Console). With
+    /// `google_service_account_file`; empty means Google Wallet is off.
+    google_issuer_id: Option<String> = None,
+    /// The service account's JSON key (its `token_uri` is used as is).
+    google_service_account_file: Option<PathBuf> = None,
+    /// Google Wallet REST API base URL.
+    google_api_base: String = "https://walletobjects.googleapis.com/walletobjects/v1".to_owned(),
+    /// Where Google publishes the keys that sign save / delete callbacks.
+    google_callback_keys_url: String = "https://pay.google.com/gp/m/issuer/keys".to_owned(),
     /// Log filter (tracing syntax); `RUST_LOG` takes precedence.
     log: String = "info,actix_server=warn".to_owned(),
     /// `text` for people, `json` for log collectors.

@@ -102,7 +102,8 @@ pub async fn apple_wallet(config: &Config) -> anyhow::Result<Arc<AppleWallet>> {
 
 /// The database and wallet channels, for a node that only runs jobs.
 pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
-    Ok(Deps { db: open_db(config).await?, apple: apple_wallet(config).await? })
+    let google = crate::wallet::google::GoogleWallet::load(config).context("Google Wallet set-up")?.map(Arc::new);
+    Ok(Deps { db: open_db(config).await?, apple: apple_wallet(config).await?, google, public_url: config.public_url() })
 }
 
 impl Application {
@@ -148,6 +149,7 @@ impl Application {
         }
         let keys = AuthKeys::new(jwt_secret(&config, &db).await?.as_bytes(), config.token_ttl_hours);
         let wallet_data = web::Data::from(deps.apple.clone());
+        let google_data = web::Data::new(crate::http::google::Channel(deps.google.clone()));
 
         let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
@@ -161,6 +163,7 @@ impl Application {
                 .app_data(keys_data.clone())
                 .app_data(config_data.clone())
                 .app_data(wallet_data.clone())
+                .app_data(google_data.clone())
                 .configure(crate::http::configure)
         })
         .listen(listener)?;

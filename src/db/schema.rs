@@ -317,3 +317,41 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    google_classes (program_id) {
+        program_id -> Text,
+        class_id -> Text,
+        fingerprint -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    google_objects (card_id) {
+        card_id -> Text,
+        program_id -> Text,
+        object_id -> Text,
+        synced_version -> BigInt,
+        synced_balance -> BigInt,
+        saved -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    google_notifications (id) {
+        id -> BigInt,
+        card_id -> Text,
+        program_id -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    google_callback_nonces (nonce) {
+        nonce -> Text,
+        received_at -> Timestamp,
+    }
+}

@@ -49,6 +49,14 @@ pub async fn metrics(db: web::Data<Db>, wallet: web::Data<AppleWallet>) -> AppRe
         let n = n.load(std::sync::atomic::Ordering::Relaxed);
         out.push_str(&format!("encarte_apns_pushes_total{{outcome=\"{outcome}\"}} {n}\n"));
     }
+    out.push_str(
+        "# HELP encarte_google_calls_total Google Wallet REST calls by outcome, since this node started.\n\
+         # TYPE encarte_google_calls_total counter\n",
+    );
+    for (outcome, n) in &crate::wallet::google::rest::OUTCOMES {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str(&format!("encarte_google_calls_total{{outcome=\"{outcome}\"}} {n}\n"));
+    }
     out.push_str(&format!(
         "# HELP encarte_apple_certificate_expiry_seconds Seconds until the Pass Type ID certificate expires.\n\
          # TYPE encarte_apple_certificate_expiry_seconds gauge\n\

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apple;
 pub mod extractors;
+pub mod google;
 pub mod health;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/customers", web::post().to(api::customers::create))
                 .route("/cards/{card}", web::get().to(api::cards::get))
                 .route("/cards/{card}/pass.pkpass", web::get().to(api::cards::apple_pass))
+                .route("/cards/{card}/google-save-url", web::get().to(google::save_url))
                 .route("/cards/{id}/ledger", web::get().to(api::cards::ledger))
                 .route("/cards/{id}/block", web::post().to(api::cards::block))
                 .route("/cards/{id}/unblock", web::post().to(api::cards::unblock))
@@ -47,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/promo-codes/redeem", web::post().to(api::promos::redeem)),
         )
         .configure(apple::configure)
+        .configure(google::configure)
         .default_service(web::to(not_found));
 }
 

@@ -22,6 +22,10 @@ use crate::wallet::AppleWallet;
 pub struct Deps {
     pub db: Db,
     pub apple: Arc<AppleWallet>,
+    /// None when Google Wallet is not configured.
+    pub google: Option<Arc<crate::wallet::google::GoogleWallet>>,
+    /// Links in wallet passes start with it.
+    pub public_url: String,
 }
 
 /// Attempts before a job is marked failed for good (about a day of backoff).
@@ -130,11 +134,21 @@ impl Registry {
         registry.register(crate::service::passkit::APPLE_PUSH, move |job: repo::outbox::Job| {
             crate::service::passkit::push(db.clone(), wallet.clone(), job.payload)
         });
-        registry.register(CARD_CHANGED, |job: repo::outbox::Job| async move {
-            // Apple pushes are queued with the change itself; Google adds its update here.
-            let change: CardChanged = serde_json::from_str(&job.payload)?;
-            tracing::debug!(card_id = change.card_id, "card changed");
-            Ok(())
+        let deps = deps.clone();
+        registry.register(CARD_CHANGED, move |job: repo::outbox::Job| {
+            let deps = deps.clone();
+            async move {
+                // Apple pushes are queued with the change itself; Google's object is patched here.
+                let change: CardChanged = serde_json::from_str(&job.payload)?;
+                match deps.google {
+                    Some(google) => {
+                        let (program, card) = (change.program_id, change.card_id);
+                        crate::service::google_wallet::sync(deps.db, google, deps.apple, program, card, deps.public_url)
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            }
         });
         registry
     }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cards;
 pub mod customers;
+pub mod google_wallet;
 pub mod idempotency;
 pub mod passes;
 pub mod passkit;

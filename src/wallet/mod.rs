@@ -2,6 +2,7 @@
 //! into a signed `.pkpass`.
 
 pub mod apple;
+pub mod google;
 
 use std::collections::BTreeMap;
 use std::path::Path;

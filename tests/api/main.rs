@@ -2,6 +2,7 @@
 //! `cargo test` runs it on SQLite; `ENCARTE_TEST_DATABASE_URL=postgres://...` runs it on PostgreSQL.
 
 mod apns_mock;
+mod google_mock;
 mod helpers;
 
 mod apple_wallet;
@@ -9,6 +10,7 @@ mod auth;
 mod cards;
 mod customers;
 mod errors;
+mod google_wallet;
 mod idempotency;
 mod isolation;
 mod ledger_props;

@@ -4,6 +4,7 @@
 pub mod apple;
 pub mod cards;
 pub mod customers;
+pub mod google;
 pub mod idempotency;
 pub mod ledger;
 pub mod outbox;

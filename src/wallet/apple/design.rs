@@ -212,6 +212,16 @@ impl Design {
         self.images.iter().map(|(name, sha1)| (name.as_str(), sha1.as_str()))
     }
 
+    /// One image's bytes (for the web: Google fetches program logos from a public URL).
+    pub fn image(&self, name: &str) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let mut archive = self.compressed_images().ok()?;
+        let mut file = archive.by_name(name).ok()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    }
+
     /// The images, compressed, for [`zip::ZipWriter::merge_archive`] (a raw copy, no recompression).
     pub(crate) fn compressed_images(&self) -> Result<ZipArchive<Cursor<&[u8]>>, zip::result::ZipError> {
         ZipArchive::new(Cursor::new(self.images_zip.as_slice()))
