@@ -73,6 +73,7 @@ fn snapshot(
         issuer_id: &google.issuer_id,
         program_id: &program.id,
         serial: &card.serial,
+        number: &card.number,
         display_number: &display,
         member_name: &customer.first_name,
         balance: card.balance,

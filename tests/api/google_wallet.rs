@@ -68,7 +68,8 @@ async fn the_save_link_creates_the_class_and_object_then_purchases_patch_the_bal
     let object = &calls[1].body;
     assert_eq!(object["loyaltyPoints"], json!({"label": "Points", "balance": {"int": 0}}));
     assert_eq!(object["barcode"]["value"], card["barcode"]);
-    assert_eq!(object["accountId"], card["display_number"]);
+    assert_eq!(object["accountId"], card["number"]);
+    assert_eq!(object["barcode"]["alternateText"], card["display_number"]);
     assert_eq!(calls[0].body["reviewStatus"], "UNDER_REVIEW");
     assert_eq!(calls[0].body["callbackOptions"]["url"], "https://loyalty.example.com/wallet/google/callback");
 

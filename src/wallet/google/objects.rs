@@ -70,7 +70,9 @@ pub struct ObjectInput<'a> {
     pub issuer_id: &'a str,
     pub program_id: &'a str,
     pub serial: &'a str,
-    /// The grouped card number: `accountId`, and the text under the code.
+    /// The card number, the member's account id at Google.
+    pub number: &'a str,
+    /// The same, grouped for reading: the text under the code.
     pub display_number: &'a str,
     pub member_name: &'a str,
     pub balance: i64,
@@ -92,7 +94,7 @@ pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
         "id": object_id(o.issuer_id, o.serial),
         "classId": class_id(o.issuer_id, o.program_id),
         "state": if o.active { "ACTIVE" } else { "INACTIVE" },
-        "accountId": o.display_number,
+        "accountId": o.number,
         "accountName": o.member_name,
         "loyaltyPoints": points(o.balance),
         "barcode": {"type": "QR_CODE", "value": o.barcode, "alternateText": o.display_number},
@@ -131,6 +133,7 @@ mod tests {
             issuer_id: "3388000000022123456",
             program_id: "0190f5b2-7c1a-7d3e-9a4b-123456789abc",
             serial: "0190f5b2-8888-7d3e-9a4b-123456789abc",
+            number: "123456789012",
             display_number: "1234 5678 9012",
             member_name: "Zoé",
             balance: 120,
@@ -152,6 +155,7 @@ mod tests {
         assert_eq!(o["id"], "3388000000022123456.card-0190f5b2-8888-7d3e-9a4b-123456789abc");
         assert_eq!(o["classId"], "3388000000022123456.program-0190f5b2-7c1a-7d3e-9a4b-123456789abc");
         assert_eq!(o["loyaltyPoints"], json!({"label": "Points", "balance": {"int": 120}}));
+        assert_eq!(o["accountId"], "123456789012");
         assert_eq!(o["barcode"]["value"], "0123456789ABCDEFGHJKMNPQRS");
         assert_eq!(o["state"], "ACTIVE");
         assert_eq!(o["linksModuleData"]["uris"][0]["uri"], "https://shop.example/c/tok");
