@@ -13,7 +13,13 @@ pub struct Rest {
     http: reqwest::Client,
     base_url: String,
     tokens: TokenSource,
+    /// The earliest moment the next call may start: calls are spaced to stay under Google's
+    /// 20 requests per second (per node; nodes sharing an issuer share that limit too).
+    next_slot: tokio::sync::Mutex<tokio::time::Instant>,
 }
+
+/// 1 s / 20 requests.
+const SPACING: Duration = Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
@@ -49,10 +55,18 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Rest {
     pub fn new(http: reqwest::Client, base_url: &str, tokens: TokenSource) -> Rest {
-        Rest { http, base_url: base_url.trim_end_matches('/').to_owned(), tokens }
+        let next_slot = tokio::sync::Mutex::new(tokio::time::Instant::now());
+        Rest { http, base_url: base_url.trim_end_matches('/').to_owned(), tokens, next_slot }
     }
 
     async fn send(&self, method: Method, path: &str, body: &Value) -> Result<Value, RestError> {
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + SPACING;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
         let result = self.call(method, path, body).await;
         count(match &result {
             Ok(_) | Err(RestError::Exists) => "ok",
