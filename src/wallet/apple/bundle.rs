@@ -64,7 +64,9 @@ pub fn build_pkpass(
     let signature = sign_manifest(identity, &manifest_json)?;
 
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    // Stored: the per-pass files are a few kilobytes, and deflating them cost a third of the time
+    // of a pass (BENCHMARKS.md). The images, the bulk of the archive, are deflated once per design.
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
     for (name, data) in &files {
         zip.start_file(*name, options)?;
         zip.write_all(data)?;
