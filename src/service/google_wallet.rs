@@ -161,6 +161,10 @@ pub async fn sync(
     let g = google.clone();
     let s = db
         .read(move |c| {
+            // Most cards never asked for a Google pass: nothing to build for them.
+            if repo::google::find_object(c, &card_id)?.is_none() {
+                return Ok(None);
+            }
             let Some(card) = repo::cards::find(c, &program_id, &card_id)? else { return Ok(None) };
             Ok(Some(snapshot(c, &g, &apple, card, &public_url)?))
         })
