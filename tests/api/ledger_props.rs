@@ -99,8 +99,9 @@ async fn run(app: &TestApp, case: usize, ops: &[Op]) -> Result<(), TestCaseError
                     true
                 }
             }
+            // The floor stops debits only: a credit to a card in debt always goes through.
             Op::Adjust(delta) => {
-                model.balance + delta >= 0 && {
+                (*delta > 0 || model.balance + delta >= 0) && {
                     model.balance += delta;
                     true
                 }
