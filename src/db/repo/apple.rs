@@ -26,10 +26,7 @@ pub struct Registration<'a> {
 /// existing one is refreshed, on every pass of the device: a device has one token per topic and
 /// it can change.
 pub fn register(conn: &mut DbConn, reg: &Registration<'_>) -> QueryResult<bool> {
-    let inserted = match conn {
-        DbConn::Pg(c) => diesel::insert_into(r::table).values(reg).on_conflict_do_nothing().execute(c)?,
-        DbConn::Sqlite(c) => diesel::insert_into(r::table).values(reg).on_conflict_do_nothing().execute(c)?,
-    };
+    let inserted = insert_or_ignore!(conn, r::table, reg)?;
     diesel::update(
         r::table
             .filter(r::device_library_id.eq(reg.device_library_id))

@@ -35,14 +35,7 @@ pub fn record_class(conn: &mut DbConn, program_id: &str, class_id: &str, fingerp
             google_classes::fingerprint.eq(fingerprint),
             google_classes::updated_at.eq(now()),
         );
-        match conn {
-            DbConn::Pg(c) => {
-                diesel::insert_into(google_classes::table).values(row).on_conflict_do_nothing().execute(c)?
-            }
-            DbConn::Sqlite(c) => {
-                diesel::insert_into(google_classes::table).values(row).on_conflict_do_nothing().execute(c)?
-            }
-        };
+        insert_or_ignore!(conn, google_classes::table, row)?;
     }
     Ok(())
 }
@@ -61,14 +54,7 @@ pub fn record_object(conn: &mut DbConn, row: &GoogleObject) -> QueryResult<()> {
         ))
         .execute(conn)?;
     if updated == 0 {
-        match conn {
-            DbConn::Pg(c) => {
-                diesel::insert_into(google_objects::table).values(row).on_conflict_do_nothing().execute(c)?
-            }
-            DbConn::Sqlite(c) => {
-                diesel::insert_into(google_objects::table).values(row).on_conflict_do_nothing().execute(c)?
-            }
-        };
+        insert_or_ignore!(conn, google_objects::table, row)?;
     }
     Ok(())
 }
@@ -109,13 +95,6 @@ pub fn take_notification(
 /// True the first time a callback nonce is seen.
 pub fn first_nonce(conn: &mut DbConn, nonce: &str) -> QueryResult<bool> {
     let row = (google_callback_nonces::nonce.eq(nonce), google_callback_nonces::received_at.eq(now()));
-    let inserted = match conn {
-        DbConn::Pg(c) => {
-            diesel::insert_into(google_callback_nonces::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(google_callback_nonces::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-    };
+    let inserted = insert_or_ignore!(conn, google_callback_nonces::table, row)?;
     Ok(inserted == 1)
 }

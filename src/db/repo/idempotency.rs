@@ -19,14 +19,7 @@ pub struct Record {
 /// waits on the primary key until the first transaction ends (PostgreSQL), or queues behind it
 /// on the write lock (SQLite), and then sees its row.
 pub fn claim(conn: &mut DbConn, record: &Record) -> QueryResult<bool> {
-    let inserted = match conn {
-        DbConn::Pg(c) => {
-            diesel::insert_into(idempotency_keys::table).values(record).on_conflict_do_nothing().execute(c)?
-        }
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(idempotency_keys::table).values(record).on_conflict_do_nothing().execute(c)?
-        }
-    };
+    let inserted = insert_or_ignore!(conn, idempotency_keys::table, record)?;
     Ok(inserted == 1)
 }
 

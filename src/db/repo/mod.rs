@@ -1,6 +1,21 @@
 //! Queries, one module per table. Functions take `&mut DbConn` so they run inside the caller's
 //! transaction; none of them opens one of its own.
 
+/// `INSERT ... ON CONFLICT DO NOTHING` on either backend (diesel's MultiConnection can't say it),
+/// giving the number of rows inserted: 1 when the row is new, 0 when it existed.
+macro_rules! insert_or_ignore {
+    ($conn:expr, $table:expr, $values:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg(c) => {
+                diesel::insert_into($table).values($values).on_conflict_do_nothing().execute(c)
+            }
+            $crate::db::DbConn::Sqlite(c) => {
+                diesel::insert_into($table).values($values).on_conflict_do_nothing().execute(c)
+            }
+        }
+    };
+}
+
 pub mod apple;
 pub mod cards;
 pub mod customers;

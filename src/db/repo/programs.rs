@@ -101,10 +101,7 @@ pub enum Seen {
 pub fn record_design(conn: &mut DbConn, name: &str, fingerprint: &str) -> QueryResult<Seen> {
     use crate::db::schema::pass_design_versions as v;
     let row = (v::name.eq(name), v::fingerprint.eq(fingerprint), v::updated_at.eq(super::now()));
-    let inserted = match conn {
-        DbConn::Pg(c) => diesel::insert_into(v::table).values(row).on_conflict_do_nothing().execute(c)?,
-        DbConn::Sqlite(c) => diesel::insert_into(v::table).values(row).on_conflict_do_nothing().execute(c)?,
-    };
+    let inserted = insert_or_ignore!(conn, v::table, row)?;
     if inserted == 1 {
         return Ok(Seen::First);
     }

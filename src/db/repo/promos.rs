@@ -139,14 +139,7 @@ pub fn insert_codes(
                 )
             })
             .collect();
-        inserted += match conn {
-            DbConn::Pg(c) => {
-                diesel::insert_into(promo_codes::table).values(&rows).on_conflict_do_nothing().execute(c)?
-            }
-            DbConn::Sqlite(c) => {
-                diesel::insert_into(promo_codes::table).values(&rows).on_conflict_do_nothing().execute(c)?
-            }
-        };
+        inserted += insert_or_ignore!(conn, promo_codes::table, &rows)?;
     }
     Ok(inserted)
 }
@@ -208,14 +201,7 @@ pub fn take_customer_use(conn: &mut DbConn, campaign_id: &str, card_id: &str, li
         promo_customer_uses::card_id.eq(card_id),
         promo_customer_uses::uses.eq(0i64),
     );
-    match conn {
-        DbConn::Pg(c) => {
-            diesel::insert_into(promo_customer_uses::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(promo_customer_uses::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-    };
+    insert_or_ignore!(conn, promo_customer_uses::table, row)?;
     let target = promo_customer_uses::table
         .filter(promo_customer_uses::campaign_id.eq(campaign_id))
         .filter(promo_customer_uses::card_id.eq(card_id))

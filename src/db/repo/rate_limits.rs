@@ -7,10 +7,7 @@ use crate::db::schema::rate_limits;
 /// One more hit; returns the count after it. One UPDATE, so concurrent callers each see their own count.
 pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryResult<i64> {
     let row = (rate_limits::key.eq(key), rate_limits::window_start.eq(window_start), rate_limits::hits.eq(0i64));
-    match conn {
-        DbConn::Pg(c) => diesel::insert_into(rate_limits::table).values(row).on_conflict_do_nothing().execute(c)?,
-        DbConn::Sqlite(c) => diesel::insert_into(rate_limits::table).values(row).on_conflict_do_nothing().execute(c)?,
-    };
+    insert_or_ignore!(conn, rate_limits::table, row)?;
     diesel::update(rate_limits::table.find((key, window_start)))
         .set(rate_limits::hits.eq(rate_limits::hits + 1))
         .returning(rate_limits::hits)

@@ -170,14 +170,7 @@ pub fn insert_reward(
         referral_rewards::clawed_back.eq(false),
         referral_rewards::created_at.eq(now()),
     );
-    let n = match conn {
-        DbConn::Pg(c) => {
-            diesel::insert_into(referral_rewards::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(referral_rewards::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-    };
+    let n = insert_or_ignore!(conn, referral_rewards::table, row)?;
     Ok(n == 1)
 }
 
@@ -220,14 +213,7 @@ pub fn count_reward(
         referral_counters::program_id.eq(program_id),
         referral_counters::rewarded.eq(0i64),
     );
-    match conn {
-        DbConn::Pg(c) => {
-            diesel::insert_into(referral_counters::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(referral_counters::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-    };
+    insert_or_ignore!(conn, referral_counters::table, row)?;
     let target = referral_counters::table
         .filter(referral_counters::referrer_card_id.eq(referrer_card_id))
         .filter(referral_counters::period.eq(period))

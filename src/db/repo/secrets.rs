@@ -12,13 +12,6 @@ pub fn get_or_create(conn: &mut DbConn, name: &str, candidate: &str) -> QueryRes
         instance_secrets::value.eq(candidate),
         instance_secrets::created_at.eq(now()),
     );
-    match conn {
-        DbConn::Pg(c) => {
-            diesel::insert_into(instance_secrets::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(instance_secrets::table).values(row).on_conflict_do_nothing().execute(c)?
-        }
-    };
+    insert_or_ignore!(conn, instance_secrets::table, row)?;
     instance_secrets::table.find(name).select(instance_secrets::value).first(conn)
 }
