@@ -100,6 +100,12 @@ pub async fn updated(app: &TestApp, device: &str, since: Option<&str>) -> (Statu
     (status, serials, Some(body["lastUpdated"].clone()))
 }
 
+/// The pass fetch a phone makes for a copy it already holds.
+async fn fetch_since(app: &TestApp, path: &str, auth: &str, last_modified: &str) -> reqwest::Response {
+    let req = app.client.get(app.url(path)).header(header::AUTHORIZATION, auth);
+    req.header(header::IF_MODIFIED_SINCE, last_modified).send().await.unwrap()
+}
+
 /// Makes failed jobs due now instead of after their backoff.
 pub async fn retry_now(app: &TestApp) {
     use diesel::RunQueryDsl;
@@ -154,14 +160,7 @@ async fn a_purchase_reaches_the_phone_register_push_list_fetch() {
     assert_eq!(pass["serialNumber"], card.serial.as_str());
 
     // ...and the same fetch with If-Modified-Since is not modified.
-    let res = app
-        .client
-        .get(app.url(&pass_path))
-        .header(header::AUTHORIZATION, &auth)
-        .header(header::IF_MODIFIED_SINCE, &last_modified)
-        .send()
-        .await
-        .unwrap();
+    let res = fetch_since(&app, &pass_path, &auth, &last_modified).await;
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     assert!(res.bytes().await.unwrap().is_empty());
 
@@ -173,14 +172,7 @@ async fn a_purchase_reaches_the_phone_register_push_list_fetch() {
     // Nothing new since the second tag; a second purchase makes a later Last-Modified.
     assert_eq!(updated(&app, "device1", Some(&second_tag)).await.0, StatusCode::NO_CONTENT);
     app.purchase(&app.staff.cashier, &card.barcode, 1000, "p2").await;
-    let res = app
-        .client
-        .get(app.url(&pass_path))
-        .header(header::AUTHORIZATION, &auth)
-        .header(header::IF_MODIFIED_SINCE, &last_modified)
-        .send()
-        .await
-        .unwrap();
+    let res = fetch_since(&app, &pass_path, &auth, &last_modified).await;
     assert_eq!(res.status(), StatusCode::OK, "changed in the same second, still not 'not modified'");
     assert_ne!(res.headers()[header::LAST_MODIFIED].to_str().unwrap(), last_modified);
     assert_eq!(pass_json(&res.bytes().await.unwrap())["storeCard"]["primaryFields"][0]["value"], 52);
