@@ -7,6 +7,8 @@ pub mod dto;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod mail;
+pub mod render;
 pub mod service;
 pub mod startup;
 pub mod telemetry;

@@ -103,7 +103,17 @@ pub async fn apple_wallet(config: &Config) -> anyhow::Result<Arc<AppleWallet>> {
 /// The database and wallet channels, for a node that only runs jobs.
 pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
     let google = crate::wallet::google::GoogleWallet::load(config).context("Google Wallet set-up")?.map(Arc::new);
-    Ok(Deps { db: open_db(config).await?, apple: apple_wallet(config).await?, google, public_url: config.public_url() })
+    let templates = crate::render::Templates::load(&config.templates_dir).context("pages and e-mail templates")?;
+    let db = open_db(config).await?;
+    let link_key = crate::domain::link_key::LinkKey::derive(jwt_secret(config, &db).await?.as_bytes());
+    Ok(Deps {
+        db,
+        apple: apple_wallet(config).await?,
+        google,
+        public_url: config.public_url(),
+        templates: Arc::new(templates),
+        link_key,
+    })
 }
 
 impl Application {
@@ -155,6 +165,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let (db_data, keys_data) = (web::Data::new(db.clone()), web::Data::new(keys));
         let config_data = web::Data::new(config.clone());
+        let templates_data = web::Data::from(deps.templates.clone());
+        let assets_data = web::Data::new(crate::http::pages::assets::Assets::load(&config.templates_dir)?);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(crate::http::echo_request_id)
@@ -164,6 +176,8 @@ impl Application {
                 .app_data(config_data.clone())
                 .app_data(wallet_data.clone())
                 .app_data(google_data.clone())
+                .app_data(templates_data.clone())
+                .app_data(assets_data.clone())
                 .configure(crate::http::configure)
         })
         .listen(listener)?;

@@ -6,6 +6,7 @@ pub mod earning;
 pub mod email;
 pub mod identity;
 pub mod ledger;
+pub mod link_key;
 pub mod money;
 pub mod points;
 pub mod role;

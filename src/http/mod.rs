@@ -6,6 +6,7 @@ pub mod apple;
 pub mod extractors;
 pub mod google;
 pub mod health;
+pub mod pages;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(|e, _| AppError::invalid_field("", e).into()))
         .route("/health", web::get().to(health::health))
         .route("/metrics", web::get().to(health::metrics))
+        .route("/assets/{file:.*}", web::get().to(pages::assets::serve))
         .service(
             web::scope("/api/v1")
                 .route("/auth/login", web::post().to(api::auth::login))

@@ -24,8 +24,12 @@ pub struct Deps {
     pub apple: Arc<AppleWallet>,
     /// None when Google Wallet is not configured.
     pub google: Option<Arc<crate::wallet::google::GoogleWallet>>,
-    /// Links in wallet passes start with it.
+    /// Links in wallet passes and e-mails start with it.
     pub public_url: String,
+    /// Pages and e-mails.
+    pub templates: Arc<crate::render::Templates>,
+    /// Signs the links we mail.
+    pub link_key: crate::domain::link_key::LinkKey,
 }
 
 /// Attempts before a job is marked failed for good (about a day of backoff).

@@ -1,0 +1,89 @@
+//! Static files of the pages (`/assets/{file}`): read once at start-up from
+//! `{templates_dir}/pages/assets/`, plus what the build vendored from npm. Served with an ETag and a
+//! long cache lifetime: pages link them with `?v={version}`, so a new file is a new URL.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+pub struct Asset {
+    pub content_type: &'static str,
+    pub body: web::Bytes,
+    pub etag: String,
+}
+
+#[derive(Default)]
+pub struct Assets {
+    files: BTreeMap<String, Asset>,
+    /// A digest of every file: the `?v=` of the links, so a deploy busts the caches.
+    pub version: String,
+}
+
+impl Assets {
+    pub fn load(templates_dir: &Path) -> anyhow::Result<Assets> {
+        let mut assets = Assets::default();
+        let dir = templates_dir.join("pages").join("assets");
+        if dir.is_dir() {
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+                let path = entry?.path();
+                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+                if path.is_file() && !name.starts_with('.') {
+                    let body = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    assets.insert(&name, body);
+                }
+            }
+        }
+        Ok(assets)
+    }
+
+    pub fn insert(&mut self, name: &str, body: Vec<u8>) {
+        let digest = hex::encode(&Sha256::digest(&body)[..8]);
+        let asset =
+            Asset { content_type: content_type(name), body: web::Bytes::from(body), etag: format!("\"{digest}\"") };
+        self.files.insert(name.to_owned(), asset);
+        let mut all = Sha256::new();
+        for (name, asset) in &self.files {
+            all.update(name.as_bytes());
+            all.update(asset.etag.as_bytes());
+        }
+        self.version = hex::encode(&all.finalize()[..6]);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Asset> {
+        self.files.get(name)
+    }
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json" | "webmanifest") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+pub async fn serve(assets: web::Data<Assets>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let Some(asset) = assets.get(&path) else {
+        return HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("not found");
+    };
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == asset.etag));
+    let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    response
+        .insert_header((header::ETAG, asset.etag.clone()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if fresh { response.finish() } else { response.content_type(asset.content_type).body(asset.body.clone()) }
+}

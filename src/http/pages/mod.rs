@@ -1,0 +1,93 @@
+//! HTML pages: the customer's (`/p`, `/r`, `/c`, `/login`) and the staff scanner (`/staff`).
+//! Rendered on the server from `templates/pages/`, in the visitor's language, with headers that
+//! keep the card link (a bearer secret in the URL) out of Referer and caches.
+
+pub mod assets;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::render::{Lang, Templates};
+
+/// Scripts and styles from us only; frames nowhere; forms post to us only.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+                   connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+/// The cookie that remembers the language chosen with the switch.
+const LANG_COOKIE: &str = "lang";
+
+/// The visitor's language: `?lang=` (the switch), then the cookie it set, then Accept-Language.
+pub fn lang(req: &HttpRequest, fallback: Lang) -> Lang {
+    let from_query = query_param(req, "lang").and_then(|l| Lang::from_tag(&l));
+    let from_cookie = req.cookie(LANG_COOKIE).and_then(|c| Lang::from_tag(c.value()));
+    from_query.or(from_cookie).unwrap_or_else(|| {
+        let header = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        Lang::negotiate(header, fallback)
+    })
+}
+
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get(name).cloned())
+}
+
+/// Whether cookies get the Secure flag: when the public URL is https.
+pub fn secure(config: &crate::config::Config) -> bool {
+    config.public_url().starts_with("https://")
+}
+
+/// A rendered page with the headers every page gets.
+pub fn html(
+    req: &HttpRequest,
+    templates: &Templates,
+    status: StatusCode,
+    name: &str,
+    lang: Lang,
+    context: impl Serialize,
+) -> Result<HttpResponse, AppError> {
+    let body = templates.render(name, lang, context).map_err(AppError::Internal)?;
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::VARY, "Accept-Language, Cookie"))
+        .insert_header(("Permissions-Policy", "camera=(self), geolocation=(), microphone=()"));
+    if let Some(chosen) = query_param(req, "lang").and_then(|l| Lang::from_tag(&l)) {
+        let cookie = Cookie::build(LANG_COOKIE, chosen.code())
+            .path("/")
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::days(365))
+            .finish();
+        response.cookie(cookie);
+    }
+    Ok(response.body(body))
+}
+
+/// A page-friendly error: the same status as the API would give, as a page in the visitor's
+/// language (a phone shows it; JSON would be a dead end).
+pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &AppError) -> HttpResponse {
+    use actix_web::ResponseError;
+    let status = error.status_code();
+    if status.is_server_error() {
+        // Logged by the error type itself when it becomes a response; here the visitor gets a page.
+        tracing::error!(error = ?error, "page failed");
+    }
+    let key = match status {
+        StatusCode::NOT_FOUND => "error.not_found",
+        StatusCode::FORBIDDEN => "error.forbidden",
+        StatusCode::TOO_MANY_REQUESTS => "error.too_many",
+        s if s.is_server_error() => "error.server",
+        _ => "error.bad_request",
+    };
+    let context = serde_json::json!({ "program": {"name": "encarte"}, "v": "", "message_key": key });
+    html(req, templates, status, "pages/error.html", lang, context).unwrap_or_else(|_| {
+        HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(status.to_string())
+    })
+}
