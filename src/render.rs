@@ -17,56 +17,8 @@ use minijinja::value::Kwargs;
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
 use serde::Serialize;
 
-/// The languages of the pages and e-mails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    En,
-    Fr,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Fr];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-        }
-    }
-
-    /// From a stored locale such as `fr-FR`; None for a language we don't have.
-    pub fn from_tag(tag: &str) -> Option<Lang> {
-        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "fr" => Some(Lang::Fr),
-            _ => None,
-        }
-    }
-
-    /// The best of ours for an `Accept-Language` header (RFC 9110 §12.5.4: highest q first,
-    /// order breaking ties), or `fallback`.
-    pub fn negotiate(header: Option<&str>, fallback: Lang) -> Lang {
-        let Some(header) = header else { return fallback };
-        let mut best: Option<(f32, Lang)> = None;
-        for item in header.split(',') {
-            let mut parts = item.split(';');
-            let tag = parts.next().unwrap_or("").trim();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            if let Some(lang) = Lang::from_tag(tag)
-                && q > 0.0
-                && best.is_none_or(|(b, _)| q > b)
-            {
-                best = Some((q, lang));
-            }
-        }
-        best.map_or(fallback, |(_, lang)| lang)
-    }
-}
+/// The languages of the pages and e-mails: the customer's locale.
+pub use crate::domain::text::Locale as Lang;
 
 /// The parsed templates and catalogs. Cheap to share: behind an `Arc` everywhere.
 pub struct Templates {
@@ -82,7 +34,7 @@ impl Templates {
     pub fn load(dir: &Path) -> anyhow::Result<Templates> {
         let mut catalogs = BTreeMap::new();
         for lang in Lang::ALL {
-            let path = dir.join("i18n").join(format!("{}.json", lang.code()));
+            let path = dir.join("i18n").join(format!("{}.json", lang.as_str()));
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let catalog: BTreeMap<String, String> = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a JSON object of strings", path.display()))?;
@@ -101,7 +53,9 @@ impl Templates {
     ) -> anyhow::Result<Templates> {
         let catalogs = Arc::new(catalogs);
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // Block tags leave no blank lines behind: smaller pages, readable source.
+        env.set_syntax(minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build()?);
         // Autoescape HTML by the template's name; text e-mails are plain.
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".html") { minijinja::AutoEscape::Html } else { minijinja::AutoEscape::None }
@@ -117,7 +71,7 @@ impl Templates {
     /// Renders `name` in `lang`; the context gets `lang` added.
     pub fn render(&self, name: &str, lang: Lang, context: impl Serialize) -> anyhow::Result<String> {
         let template = self.env.get_template(name).with_context(|| format!("no template {name}"))?;
-        let ctx = minijinja::context! { lang => lang.code(), ..Value::from(minijinja::value::Serde(&context)) };
+        let ctx = minijinja::context! { lang => lang.as_str(), ..Value::from(minijinja::value::Serde(&context)) };
         template.render(ctx).map_err(|e| anyhow::anyhow!("rendering {name}: {e:#}"))
     }
 
@@ -173,7 +127,7 @@ fn translate(
 ) -> Result<Value, Error> {
     let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::from_tag)).unwrap_or(Lang::En);
     let raw = catalogs.get(&lang).and_then(|c| c.get(key)).ok_or_else(|| {
-        Error::new(ErrorKind::UndefinedError, format!("no text {key:?} in the {} catalog", lang.code()))
+        Error::new(ErrorKind::UndefinedError, format!("no text {key:?} in the {} catalog", lang.as_str()))
     })?;
     let mut out = raw.clone();
     for name in kwargs.args() {
@@ -183,19 +137,4 @@ fn translate(
     // A plain string: in an HTML template it is escaped with its arguments (a customer's name),
     // so catalogs hold no markup.
     Ok(Value::from(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn negotiates_by_quality_then_order() {
-        assert_eq!(Lang::negotiate(Some("fr-FR,fr;q=0.9,en;q=0.8"), Lang::En), Lang::Fr);
-        assert_eq!(Lang::negotiate(Some("de-DE,en;q=0.5,fr;q=0.7"), Lang::En), Lang::Fr);
-        assert_eq!(Lang::negotiate(Some("de-DE"), Lang::Fr), Lang::Fr);
-        assert_eq!(Lang::negotiate(Some("en-GB, fr"), Lang::Fr), Lang::En);
-        assert_eq!(Lang::negotiate(Some("fr;q=0"), Lang::En), Lang::En);
-        assert_eq!(Lang::negotiate(None, Lang::Fr), Lang::Fr);
-    }
 }

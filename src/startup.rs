@@ -166,6 +166,7 @@ impl Application {
         let (db_data, keys_data) = (web::Data::new(db.clone()), web::Data::new(keys));
         let config_data = web::Data::new(config.clone());
         let templates_data = web::Data::from(deps.templates.clone());
+        let deps_data = web::Data::new(deps.clone());
         let assets_data = web::Data::new(crate::http::pages::assets::Assets::load(&config.templates_dir)?);
         let mut server = HttpServer::new(move || {
             App::new()
@@ -178,6 +179,7 @@ impl Application {
                 .app_data(google_data.clone())
                 .app_data(templates_data.clone())
                 .app_data(assets_data.clone())
+                .app_data(deps_data.clone())
                 .configure(crate::http::configure)
         })
         .listen(listener)?;

@@ -149,6 +149,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    customer_logins (id) {
+        id -> Text,
+        program_id -> Text,
+        customer_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    customer_sessions (token_hash) {
+        token_hash -> Text,
+        program_id -> Text,
+        customer_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(cards -> customers (customer_id));
 diesel::allow_tables_to_appear_in_same_query!(
     programs,

@@ -71,7 +71,7 @@ impl Phone {
 serde_via_parse!(Phone, String);
 
 /// The languages customer-facing text exists in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Locale {
     En,
@@ -86,13 +86,58 @@ impl Locale {
         }
     }
     pub fn from_db(s: &str) -> Self {
-        if s == "fr" { Locale::Fr } else { Locale::En }
+        Locale::from_tag(s).unwrap_or(Locale::En)
+    }
+
+    pub const ALL: [Locale; 2] = [Locale::En, Locale::Fr];
+
+    /// From a language tag such as `fr-FR`; None for a language we don't have.
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Locale::En),
+            "fr" => Some(Locale::Fr),
+            _ => None,
+        }
+    }
+
+    /// The best of ours for an `Accept-Language` header (RFC 9110 §12.5.4: highest q first,
+    /// order breaking ties), or `fallback`.
+    pub fn negotiate(header: Option<&str>, fallback: Locale) -> Locale {
+        let Some(header) = header else { return fallback };
+        let mut best: Option<(f32, Locale)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(lang) = Locale::from_tag(tag)
+                && q > 0.0
+                && best.is_none_or(|(b, _)| q > b)
+            {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(fallback, |(_, lang)| lang)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negotiates_by_quality_then_order() {
+        use Locale::{En, Fr};
+        assert_eq!(Locale::negotiate(Some("fr-FR,fr;q=0.9,en;q=0.8"), En), Fr);
+        assert_eq!(Locale::negotiate(Some("de-DE,en;q=0.5,fr;q=0.7"), En), Fr);
+        assert_eq!(Locale::negotiate(Some("de-DE"), Fr), Fr);
+        assert_eq!(Locale::negotiate(Some("en-GB, fr"), Fr), En);
+        assert_eq!(Locale::negotiate(Some("fr;q=0"), En), En);
+        assert_eq!(Locale::negotiate(None, Fr), Fr);
+    }
 
     #[test]
     fn bounds() {

@@ -50,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/promo-codes/validate", web::post().to(api::promos::validate))
                 .route("/promo-codes/redeem", web::post().to(api::promos::redeem)),
         )
+        .configure(pages::configure)
         .configure(apple::configure)
         .configure(google::configure)
         .default_service(web::to(not_found));

@@ -109,6 +109,7 @@ impl Worker {
                     let keys = repo::idempotency::purge_older_than(c, cutoff)?;
                     // Guessing windows are minutes long: a day-old counter counts nothing.
                     repo::rate_limits::purge_before(c, repo::now() - chrono::Duration::days(1))?;
+                    repo::customer_auth::purge_expired(c, repo::now())?;
                     Ok(keys)
                 };
                 match self.db.write(purge).await {

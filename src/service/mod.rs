@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod cards;
+pub mod customer_auth;
+pub mod customer_pages;
 pub mod customers;
 pub mod google_wallet;
 pub mod idempotency;

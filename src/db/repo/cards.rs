@@ -161,6 +161,17 @@ pub fn find_by_link_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<
     cards::table.filter(cards::link_token.eq(token)).select(Card::as_select()).first(conn).optional()
 }
 
+/// The card of a referral link: codes are unique per program, so across programs the oldest wins
+/// (two programs drawing the same code is a one-in-a-billion event).
+pub fn find_by_referral_code_anywhere(conn: &mut DbConn, code: &str) -> QueryResult<Option<Card>> {
+    cards::table
+        .filter(cards::referral_code.eq(code))
+        .order(cards::created_at)
+        .select(Card::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The program's cards in id order, `limit` at a time after `after`.
 pub fn page_of_program(conn: &mut DbConn, program_id: &str, after: Option<&str>, limit: i64) -> QueryResult<Vec<Card>> {
     let mut query = cards::table.filter(cards::program_id.eq(program_id)).select(Card::as_select()).into_boxed();

@@ -52,6 +52,15 @@ pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Custom
         .first(conn)
 }
 
+pub fn find_by_email(conn: &mut DbConn, program_id: &str, email: &str) -> QueryResult<Option<Customer>> {
+    customers::table
+        .filter(customers::program_id.eq(program_id))
+        .filter(customers::email.eq(email))
+        .select(Customer::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn exists_email(conn: &mut DbConn, program_id: &str, email: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         customers::table.filter(customers::program_id.eq(program_id)).filter(customers::email.eq(email)),

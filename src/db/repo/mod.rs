@@ -18,6 +18,7 @@ macro_rules! insert_or_ignore {
 
 pub mod apple;
 pub mod cards;
+pub mod customer_auth;
 pub mod customers;
 pub mod google;
 pub mod idempotency;

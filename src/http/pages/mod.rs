@@ -3,6 +3,8 @@
 //! keep the card link (a bearer secret in the URL) out of Referer and caches.
 
 pub mod assets;
+pub mod csrf;
+pub mod customer;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -60,7 +62,7 @@ pub fn html(
         .insert_header((header::VARY, "Accept-Language, Cookie"))
         .insert_header(("Permissions-Policy", "camera=(self), geolocation=(), microphone=()"));
     if let Some(chosen) = query_param(req, "lang").and_then(|l| Lang::from_tag(&l)) {
-        let cookie = Cookie::build(LANG_COOKIE, chosen.code())
+        let cookie = Cookie::build(LANG_COOKIE, chosen.as_str())
             .path("/")
             .same_site(SameSite::Lax)
             .max_age(actix_web::cookie::time::Duration::days(365))
@@ -77,7 +79,11 @@ pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &
     let status = error.status_code();
     if status.is_server_error() {
         // Logged by the error type itself when it becomes a response; here the visitor gets a page.
-        tracing::error!(error = ?error, "page failed");
+        let detail = match error {
+            AppError::Internal(cause) | AppError::Unavailable(cause) => format!("{cause:#}"),
+            other => other.to_string(),
+        };
+        tracing::error!(error = detail, "page failed");
     }
     let key = match status {
         StatusCode::NOT_FOUND => "error.not_found",
@@ -90,4 +96,18 @@ pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &
     html(req, templates, status, "pages/error.html", lang, context).unwrap_or_else(|_| {
         HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(status.to_string())
     })
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::FormConfig::default().limit(16 * 1024))
+        .route("/p/{program}", web::get().to(customer::program_page))
+        .route("/p/{program}", web::post().to(customer::enrol_program))
+        .route("/p/{program}/login", web::get().to(customer::login_form))
+        .route("/p/{program}/login", web::post().to(customer::login_request))
+        .route("/r/{code}", web::get().to(customer::referral_page))
+        .route("/r/{code}", web::post().to(customer::enrol_referral))
+        .route("/login/{token}", web::get().to(customer::login_link))
+        .route("/login/{token}", web::post().to(customer::login_use))
+        .route("/logout", web::post().to(customer::logout))
+        .route("/c/{token}", web::get().to(customer::card_page));
 }

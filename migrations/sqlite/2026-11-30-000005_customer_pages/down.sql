@@ -1,0 +1,2 @@
+DROP TABLE customer_sessions;
+DROP TABLE customer_logins;

@@ -1,0 +1,249 @@
+//! What the customer pages show and do: the program's enrolment (plain or by a friend's referral
+//! link) and the card page. Each public function is one transaction.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::customer_auth;
+use super::customers::{Enrolment, Purpose, enrol_in};
+use crate::db::repo::cards::Card;
+use crate::db::repo::programs::Program;
+use crate::db::{Db, repo};
+use crate::domain::card::CardNumber;
+use crate::domain::codes::ReferralCode;
+use crate::domain::email::Email;
+use crate::domain::text::{Locale, PersonName, Phone};
+use crate::error::{AppError, AppResult};
+use crate::mail::{self, Mail};
+
+/// Where the consents of the enrolment pages were given, for the consent log.
+pub const CHANNEL_WEB: &str = "web_enrolment";
+
+fn program_not_found() -> AppError {
+    AppError::not_found("program_not_found", "no program with this name")
+}
+
+fn referral_not_found() -> AppError {
+    AppError::not_found("referral_not_found", "no referral link with this code")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub currency: String,
+    #[serde(skip)]
+    pub locale: Locale,
+    /// Points per `per_amount` spent, e.g. "1 point per 1.00".
+    pub earn_points: i64,
+    pub earn_per: String,
+}
+
+impl ProgramView {
+    fn new(p: &Program) -> Self {
+        ProgramView {
+            id: p.id.clone(),
+            slug: p.slug.clone(),
+            name: p.name.clone(),
+            currency: p.currency.clone(),
+            locale: Locale::from_db(&p.locale),
+            earn_points: p.earn_points,
+            earn_per: format!("{}.{:02}", p.earn_per_cents / 100, p.earn_per_cents % 100),
+        }
+    }
+}
+
+/// Who invited the visitor of `/r/{code}`, and what the newcomer gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invitation {
+    pub code: String,
+    /// First name only: the page is public.
+    pub referrer_first_name: String,
+    pub referee_points: i64,
+    pub min_purchase: String,
+}
+
+/// The page of a program; with the card link of the visitor's session, when they have one.
+pub async fn program(db: &Db, slug: String, session: Option<String>) -> AppResult<(ProgramView, Option<String>)> {
+    db.read(move |c| {
+        let program = repo::programs::find_by_slug(c, &slug)?.ok_or_else(program_not_found)?;
+        let card = match session {
+            Some(cookie) => customer_auth::session_card(c, &program.id, &cookie)?,
+            None => None,
+        };
+        Ok((ProgramView::new(&program), card))
+    })
+    .await
+}
+
+/// The page of a referral link. A code of a programme whose referral scheme is off is refused like
+/// an unknown one.
+pub async fn invitation(db: &Db, code: String) -> AppResult<(ProgramView, Invitation)> {
+    let parsed = ReferralCode::parse(&code).map_err(|_| referral_not_found())?;
+    db.read(move |c| {
+        let card = repo::cards::find_by_referral_code_anywhere(c, parsed.as_str())?.ok_or_else(referral_not_found)?;
+        let program = repo::programs::find(c, &card.program_id)?;
+        let settings = repo::referrals::settings(c, &program.id)?;
+        let Some(settings) = settings.filter(|s| s.enabled) else {
+            return Err(referral_not_found());
+        };
+        let referrer = repo::customers::find(c, &program.id, &card.customer_id)?;
+        let invitation = Invitation {
+            code: parsed.as_str().to_owned(),
+            referrer_first_name: referrer.first_name,
+            referee_points: settings.referee_points,
+            min_purchase: format!("{}.{:02}", settings.min_purchase_cents / 100, settings.min_purchase_cents % 100),
+        };
+        Ok((ProgramView::new(&program), invitation))
+    })
+    .await
+}
+
+/// The enrolment form as posted. Fields stay strings so that the page can show them back.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct EnrolForm {
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub consent_terms: Option<String>,
+    #[serde(default)]
+    pub consent_marketing_email: Option<String>,
+    #[serde(default)]
+    pub consent_profiling: Option<String>,
+}
+
+/// Field → catalog key of the message shown next to it.
+pub type FieldErrors = BTreeMap<&'static str, &'static str>;
+
+impl EnrolForm {
+    /// Every field's problem at once (a phone form that reveals one error per submit is a chore).
+    pub fn parse(&self, locale: Locale, referral_code: Option<ReferralCode>) -> Result<Enrolment, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let first_name = PersonName::parse(self.first_name.clone()).map_err(|_| errors.insert("first_name", "form.error.first_name")).ok();
+        let email = Email::parse(self.email.clone()).map_err(|_| errors.insert("email", "form.error.email")).ok();
+        let phone = if self.phone.trim().is_empty() {
+            None
+        } else {
+            Phone::parse(self.phone.clone()).map_err(|_| errors.insert("phone", "form.error.phone")).ok()
+        };
+        if self.consent_terms.is_none() {
+            errors.insert("consent_terms", "form.error.terms");
+        }
+        let (Some(first_name), Some(email), true) = (first_name, email, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let consents = BTreeMap::from([
+            (Purpose::Terms, true),
+            (Purpose::MarketingEmail, self.consent_marketing_email.is_some()),
+            (Purpose::Profiling, self.consent_profiling.is_some()),
+        ]);
+        Ok(Enrolment {
+            email,
+            first_name,
+            phone,
+            locale: Some(locale),
+            consents,
+            referral_code,
+            device_id: None,
+        })
+    }
+}
+
+/// Enrols from a page. A new address gets its card and the welcome e-mail; an address that already
+/// has a card gets a login link instead. The page says "check your e-mail" in both cases, so it
+/// never tells a visitor who is enrolled.
+pub async fn enrol(db: &Db, program_id: String, input: Enrolment) -> AppResult<()> {
+    db.write(move |c| {
+        if let Some(existing) = repo::customers::find_by_email(c, &program_id, input.email.as_str())? {
+            return customer_auth::send_link_to(c, &existing);
+        }
+        let enrolled = enrol_in(c, &program_id, input, CHANNEL_WEB)?;
+        let welcome = Mail::Welcome { program_id: program_id.clone(), customer_id: enrolled.customer.id.clone() };
+        Ok(mail::queue(c, &welcome, None)?)
+    })
+    .await
+}
+
+/// The program id of a slug (forms post to the slug).
+pub async fn program_id(db: &Db, slug: String) -> AppResult<ProgramView> {
+    db.read(move |c| Ok(ProgramView::new(&repo::programs::find_by_slug(c, &slug)?.ok_or_else(program_not_found)?)))
+        .await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub date: String,
+    /// Catalog key of the kind (`kind.earn`...).
+    pub kind: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardView {
+    pub program: ProgramView,
+    pub first_name: String,
+    pub number: String,
+    pub balance: i64,
+    pub status: String,
+    /// The pass's barcode payload, which the page shows as a QR code.
+    #[serde(skip)]
+    pub barcode: String,
+    pub referral_path: Option<String>,
+    pub link_token: String,
+    pub entries: Vec<EntryView>,
+    #[serde(skip)]
+    pub customer_locale: Locale,
+}
+
+fn card_not_found() -> AppError {
+    AppError::not_found("card_not_found", "no card behind this link")
+}
+
+/// The card page, by the card's unguessable link.
+pub async fn card(db: &Db, link_token: String, lang: Locale) -> AppResult<CardView> {
+    db.read(move |c| {
+        let card = repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(card_not_found)?;
+        let program = repo::programs::find(c, &card.program_id)?;
+        let customer = repo::customers::find(c, &program.id, &card.customer_id)?;
+        let entries = repo::ledger::page(c, &program.id, &card.id, None, 10)?;
+        let tz: chrono_tz::Tz = program.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let format = if lang == Locale::Fr { "%d/%m/%Y" } else { "%Y-%m-%d" };
+        let entries = entries
+            .iter()
+            .map(|e| EntryView {
+                date: e.created_at.and_utc().with_timezone(&tz).format(format).to_string(),
+                kind: kind_key(&e.kind),
+                points: e.delta,
+            })
+            .collect();
+        Ok(view(&program, &customer.first_name, &card, entries, Locale::from_db(&customer.locale)))
+    })
+    .await
+}
+
+fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView>, locale: Locale) -> CardView {
+    CardView {
+        program: ProgramView::new(program),
+        first_name: first_name.to_owned(),
+        number: CardNumber::from_db(card.number.clone()).grouped(),
+        balance: card.balance,
+        status: card.status.clone(),
+        barcode: card.barcode.clone(),
+        referral_path: card.referral_code.as_ref().map(|code| format!("/r/{code}")),
+        link_token: card.link_token.clone(),
+        entries,
+        customer_locale: locale,
+    }
+}
+
+/// The ledger kinds the catalogs name; anything newer reads as "other".
+fn kind_key(kind: &str) -> String {
+    const KNOWN: [&str; 8] = ["earn", "redeem", "reversal", "adjust", "referral", "promo", "expire", "conversion"];
+    if KNOWN.contains(&kind) { format!("kind.{kind}") } else { "kind.other".to_owned() }
+}
