@@ -132,9 +132,44 @@ fn translate(
     let mut out = raw.clone();
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;
+        if value.is_undefined() {
+            return Err(Error::new(ErrorKind::UndefinedError, format!("text {key:?}: argument {name} is undefined")));
+        }
         out = out.replace(&format!("{{{name}}}"), &value.to_string());
     }
     // A plain string: in an HTML template it is escaped with its arguments (a customer's name),
     // so catalogs hold no markup.
     Ok(Value::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Templates {
+        Templates::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")).expect("the shipped templates load")
+    }
+
+    #[test]
+    fn catalogs_have_the_same_keys() {
+        let templates = shipped();
+        let en: Vec<_> = templates.catalog(Lang::En).keys().collect();
+        let fr: Vec<_> = templates.catalog(Lang::Fr).keys().collect();
+        assert_eq!(en, fr, "en.json and fr.json must translate the same keys");
+        assert!(templates.catalog(Lang::Fr).values().all(|v| !v.trim().is_empty()));
+    }
+
+    #[test]
+    fn a_missing_text_is_an_error_not_a_blank() {
+        let catalogs = BTreeMap::from([(Lang::En, BTreeMap::from([("hi".to_owned(), "Hi {name}".to_owned())]))]);
+        let sources = vec![
+            ("ok.html".to_owned(), "{{ t('hi', name=who) }}".to_owned()),
+            ("bad.html".to_owned(), "{{ t('nope') }}".to_owned()),
+        ];
+        let templates = Templates::from_sources(catalogs, sources).unwrap();
+        let out = templates.render("ok.html", Lang::En, serde_json::json!({"who": "<b>Zoé</b>"})).unwrap();
+        assert_eq!(out, "Hi &lt;b&gt;Zoé&lt;&#x2f;b&gt;");
+        assert!(templates.render("bad.html", Lang::En, serde_json::json!({})).is_err());
+        assert!(templates.render("ok.html", Lang::En, serde_json::json!({})).is_err(), "an undefined argument");
+    }
 }

@@ -30,6 +30,7 @@ impl Channel {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/wallet/google/callback", web::post().to(callback))
+        .route("/c/{token}/google", web::get().to(save_redirect))
         .route("/wallet/designs/{design}/{file}", web::get().to(design_image));
 }
 
@@ -45,6 +46,25 @@ pub async fn save_url(
     let url = google_wallet::save_url(&db, google, apple.into_inner(), &actor, path.into_inner(), config.public_url())
         .await?;
     Ok(HttpResponse::Ok().json(json!({"url": url})))
+}
+
+/// The card page's "Add to Google Wallet": a redirect to Google's save page (the signed link is
+/// made on demand, so the page never holds a stale one).
+pub async fn save_redirect(
+    db: web::Data<Db>,
+    google: web::Data<Channel>,
+    apple: web::Data<AppleWallet>,
+    config: web::Data<Config>,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let google = google.get()?;
+    let url = google_wallet::save_url_for_link(&db, google, apple.into_inner(), path.into_inner(), config.public_url())
+        .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, url))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::REFERRER_POLICY, "no-referrer"))
+        .finish())
 }
 
 /// Google retries what is not answered 200, so a duplicate is answered 200 too.

@@ -104,8 +104,7 @@ pub async fn use_link(db: &Db, key: &LinkKey, token: &str) -> AppResult<LoggedIn
     let login_id = key.verify(LOGIN_PURPOSE, token).ok_or_else(link_expired)?.to_owned();
     db.write(move |c| {
         let now = repo::now();
-        let (program_id, customer_id) =
-            repo::customer_auth::use_login(c, &login_id, now)?.ok_or_else(link_expired)?;
+        let (program_id, customer_id) = repo::customer_auth::use_login(c, &login_id, now)?.ok_or_else(link_expired)?;
         let card = repo::cards::find_by_customer(c, &program_id, &customer_id)?;
         let session_token = random_token(43);
         let session = Session {

@@ -125,7 +125,9 @@ impl EnrolForm {
     /// Every field's problem at once (a phone form that reveals one error per submit is a chore).
     pub fn parse(&self, locale: Locale, referral_code: Option<ReferralCode>) -> Result<Enrolment, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let first_name = PersonName::parse(self.first_name.clone()).map_err(|_| errors.insert("first_name", "form.error.first_name")).ok();
+        let first_name = PersonName::parse(self.first_name.clone())
+            .map_err(|_| errors.insert("first_name", "form.error.first_name"))
+            .ok();
         let email = Email::parse(self.email.clone()).map_err(|_| errors.insert("email", "form.error.email")).ok();
         let phone = if self.phone.trim().is_empty() {
             None
@@ -143,15 +145,7 @@ impl EnrolForm {
             (Purpose::MarketingEmail, self.consent_marketing_email.is_some()),
             (Purpose::Profiling, self.consent_profiling.is_some()),
         ]);
-        Ok(Enrolment {
-            email,
-            first_name,
-            phone,
-            locale: Some(locale),
-            consents,
-            referral_code,
-            device_id: None,
-        })
+        Ok(Enrolment { email, first_name, phone, locale: Some(locale), consents, referral_code, device_id: None })
     }
 }
 

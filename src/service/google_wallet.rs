@@ -120,10 +120,35 @@ pub async fn save_url(
     public_url: String,
 ) -> AppResult<String> {
     let program_id = actor.program_id.clone();
+    save_url_of(db, google, apple, public_url, move |c| find_card(c, &program_id, &reference)).await
+}
+
+/// The same link for the customer, by the card page's unguessable token.
+pub async fn save_url_for_link(
+    db: &Db,
+    google: Arc<GoogleWallet>,
+    apple: Arc<AppleWallet>,
+    link_token: String,
+    public_url: String,
+) -> AppResult<String> {
+    let not_found = || AppError::not_found("card_not_found", "no card behind this link");
+    save_url_of(db, google, apple, public_url, move |c| {
+        repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(not_found)
+    })
+    .await
+}
+
+async fn save_url_of(
+    db: &Db,
+    google: Arc<GoogleWallet>,
+    apple: Arc<AppleWallet>,
+    public_url: String,
+    find: impl FnOnce(&mut DbConn) -> AppResult<Card> + Send + 'static,
+) -> AppResult<String> {
     let (g, url) = (google.clone(), public_url.clone());
     let s = db
         .read(move |c| {
-            let card = find_card(c, &program_id, &reference)?;
+            let card = find(c)?;
             snapshot(c, &g, &apple, card, &url)
         })
         .await?;

@@ -16,6 +16,7 @@ mod isolation;
 mod ledger_props;
 mod migrations;
 mod outbox;
+mod pages;
 mod pass_designs;
 mod passes;
 mod promos;

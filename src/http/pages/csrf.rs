@@ -19,12 +19,21 @@ pub fn token(req: &HttpRequest, secure: bool) -> (String, Option<Cookie<'static>
         return (existing, None);
     }
     let value = random_token(32);
-    let cookie = Cookie::build(COOKIE, value.clone()).path("/").http_only(true).secure(secure).same_site(SameSite::Strict).finish();
+    let cookie = Cookie::build(COOKIE, value.clone())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .finish();
     (value, Some(cookie))
 }
 
 fn refused() -> AppError {
-    AppError::client(actix_web::http::StatusCode::FORBIDDEN, "csrf_failed", "the form has expired: reload the page and send it again")
+    AppError::client(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "csrf_failed",
+        "the form has expired: reload the page and send it again",
+    )
 }
 
 /// Checks a posted form's token against the cookie, in constant time.

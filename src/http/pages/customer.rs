@@ -69,25 +69,33 @@ fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> H
     response
 }
 
-/// The enrolment form, empty or with the visitor's input and its errors.
-fn enrol_page(
-    ctx: &Ctx,
-    status: StatusCode,
-    lang: Lang,
-    program: &ProgramView,
-    invitation: Option<&Invitation>,
-    form: &EnrolForm,
-    errors: &FieldErrors,
+/// What the enrolment form shows: empty, or the visitor's input and its errors.
+struct EnrolView<'a> {
+    program: &'a ProgramView,
+    invitation: Option<&'a Invitation>,
+    form: &'a EnrolForm,
+    errors: &'a FieldErrors,
+    /// The card of a signed-in visitor.
     card_link: Option<String>,
-) -> HttpResponse {
+}
+
+static EMPTY_FORM: std::sync::LazyLock<(EnrolForm, FieldErrors)> = std::sync::LazyLock::new(Default::default);
+
+impl<'a> EnrolView<'a> {
+    fn empty(program: &'a ProgramView, invitation: Option<&'a Invitation>) -> Self {
+        EnrolView { program, invitation, form: &EMPTY_FORM.0, errors: &EMPTY_FORM.1, card_link: None }
+    }
+}
+
+fn enrol_page(ctx: &Ctx, status: StatusCode, lang: Lang, view: EnrolView) -> HttpResponse {
     let (token, cookie) = csrf::token(ctx.req, secure(ctx.config));
-    let action = match invitation {
+    let action = match view.invitation {
         Some(inv) => format!("/r/{}", inv.code),
-        None => format!("/p/{}", program.slug),
+        None => format!("/p/{}", view.program.slug),
     };
     let context = json!({
-        "program": program, "invitation": invitation, "form": form, "errors": errors,
-        "csrf": token, "action": action, "card_link": card_link,
+        "program": view.program, "invitation": view.invitation, "form": view.form, "errors": view.errors,
+        "csrf": token, "action": action, "card_link": view.card_link,
     });
     with_cookie(ctx.page(status, "pages/enrol.html", lang, context), cookie)
 }
@@ -105,7 +113,7 @@ pub async fn program_page(
         Ok((program, card)) => {
             let lang = lang(&req, program.locale);
             let card_link = card.map(|token| format!("/c/{token}"));
-            enrol_page(&ctx, StatusCode::OK, lang, &program, None, &EnrolForm::default(), &FieldErrors::new(), card_link)
+            enrol_page(&ctx, StatusCode::OK, lang, EnrolView { card_link, ..EnrolView::empty(&program, None) })
         }
         Err(e) => ctx.error(lang(&req, Lang::En), &e),
     }
@@ -123,8 +131,7 @@ pub async fn referral_page(
     match customer_pages::invitation(&db, code.into_inner()).await {
         Ok((program, invitation)) => {
             let lang = lang(&req, program.locale);
-            let (form, errors) = (EnrolForm::default(), FieldErrors::new());
-            enrol_page(&ctx, StatusCode::OK, lang, &program, Some(&invitation), &form, &errors, None)
+            enrol_page(&ctx, StatusCode::OK, lang, EnrolView::empty(&program, Some(&invitation)))
         }
         Err(e) => ctx.error(lang(&req, Lang::En), &e),
     }
@@ -183,11 +190,13 @@ async fn submit(
         Ok(input) => input,
         Err(errors) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return enrol_page(ctx, status, lang, &program, invitation.as_ref(), &form, &errors, None);
+            let view = EnrolView { form: &form, errors: &errors, ..EnrolView::empty(&program, invitation.as_ref()) };
+            return enrol_page(ctx, status, lang, view);
         }
     };
     let email = input.email.as_str().to_owned();
-    let limited = customer_auth::rate_limit(db, customer_auth::limits(&program.id, &email, client(ctx.req).as_deref())).await;
+    let limited =
+        customer_auth::rate_limit(db, customer_auth::limits(&program.id, &email, client(ctx.req).as_deref())).await;
     let outcome = match limited {
         Ok(()) => customer_pages::enrol(db, program.id.clone(), input).await,
         Err(e) => Err(e),
@@ -381,7 +390,7 @@ pub async fn card_page(
     let (csrf_token, cookie) = csrf::token(&req, secure(&config));
     let signed_in = ctx.session().is_some();
     let context = json!({
-        "program": view.program, "card": view, "qr": minijinja::Value::from_safe_string(qr),
+        "program": view.program, "card": view, "qr": qr,
         "referral_url": referral_url, "google": google.0.is_some(), "csrf": csrf_token, "signed_in": signed_in,
     });
     with_cookie(ctx.page(StatusCode::OK, "pages/card.html", lang, context), cookie)
