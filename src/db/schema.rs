@@ -50,6 +50,7 @@ diesel::table! {
         email_key -> Nullable<Text>,
         phone_key -> Nullable<Text>,
         device_key -> Nullable<Text>,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 

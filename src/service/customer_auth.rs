@@ -132,15 +132,20 @@ pub async fn link_usable(db: &Db, key: &LinkKey, token: &str) -> AppResult<bool>
     .await
 }
 
+/// The (program, customer) of a live session cookie.
+pub fn session_customer(conn: &mut DbConn, cookie: &str) -> AppResult<Option<(String, String)>> {
+    let session = repo::customer_auth::find_session(conn, &hash(cookie), repo::now())?;
+    Ok(session.map(|s| (s.program_id, s.customer_id)))
+}
+
 /// The card link of the session's customer in this program, if the cookie is a live session.
 pub fn session_card(conn: &mut DbConn, program_id: &str, cookie: &str) -> AppResult<Option<String>> {
-    let Some(session) = repo::customer_auth::find_session(conn, &hash(cookie), repo::now())? else {
-        return Ok(None);
-    };
-    if session.program_id != program_id {
-        return Ok(None);
+    match session_customer(conn, cookie)? {
+        Some((program, customer)) if program == program_id => {
+            Ok(Some(repo::cards::find_by_customer(conn, program_id, &customer)?.link_token))
+        }
+        _ => Ok(None),
     }
-    Ok(Some(repo::cards::find_by_customer(conn, program_id, &session.customer_id)?.link_token))
 }
 
 pub async fn logout(db: &Db, cookie: String) -> AppResult<()> {

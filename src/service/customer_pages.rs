@@ -193,6 +193,8 @@ pub struct CardView {
     pub entries: Vec<EntryView>,
     #[serde(skip)]
     pub customer_locale: Locale,
+    /// The visitor is signed in as this card's customer: the data buttons work.
+    pub manage: bool,
 }
 
 fn card_not_found() -> AppError {
@@ -200,8 +202,9 @@ fn card_not_found() -> AppError {
 }
 
 /// The card page, by the card's unguessable link.
-pub async fn card(db: &Db, link_token: String, lang: Locale) -> AppResult<CardView> {
+pub async fn card(db: &Db, link_token: String, lang: Locale, session: Option<String>) -> AppResult<CardView> {
     db.read(move |c| {
+        let manage = super::privacy::may_manage(c, &link_token, session.as_deref())?;
         let card = repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(card_not_found)?;
         let program = repo::programs::find(c, &card.program_id)?;
         let customer = repo::customers::find(c, &program.id, &card.customer_id)?;
@@ -216,7 +219,9 @@ pub async fn card(db: &Db, link_token: String, lang: Locale) -> AppResult<CardVi
                 points: e.delta,
             })
             .collect();
-        Ok(view(&program, &customer.first_name, &card, entries, Locale::from_db(&customer.locale)))
+        let mut view = view(&program, &customer.first_name, &card, entries, Locale::from_db(&customer.locale));
+        view.manage = manage;
+        Ok(view)
     })
     .await
 }
@@ -233,6 +238,7 @@ fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView
         link_token: card.link_token.clone(),
         entries,
         customer_locale: locale,
+        manage: false,
     }
 }
 

@@ -105,6 +105,7 @@ pub fn enrol_in(conn: &mut DbConn, program_id: &str, input: Enrolment, channel: 
         email_key: Some(signals.email_key),
         phone_key: signals.phone_key,
         device_key: signals.device_key,
+        erased_at: None,
     };
     repo::customers::insert(conn, &customer).map_err(|e| super::programs::map_unique(e, customer_exists()))?;
     for (purpose, granted) in &input.consents {

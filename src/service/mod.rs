@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod passes;
 pub mod passkit;
 pub mod points;
+pub mod privacy;
 pub mod programs;
 pub mod promo_codes;
 pub mod promos;

@@ -388,3 +388,76 @@ async fn a_referral_link_names_the_friend_and_enrols_as_their_referee() {
     assert_eq!(phone.get("/r/ZZZZZZZZ").await.status, StatusCode::NOT_FOUND);
     assert_eq!(phone.get("/r/not a code").await.status, StatusCode::NOT_FOUND);
 }
+
+/// Logs `phone` in by magic link as the customer with `email`; returns their card page's path.
+async fn log_in(app: &TestApp, phone: &mut Phone<'_>, email: &str) -> String {
+    phone.submit("/p/shop/login", &[("email", email)]).await;
+    let login_id = mails(app, "magic_link").await.last().unwrap()["login_id"].as_str().unwrap().to_owned();
+    let path = encarte::service::customer_auth::login_path(&app.deps.link_key, &login_id);
+    let token = phone.get(&path).await.csrf();
+    let used = phone.post(&path, &[("csrf", &token)]).await;
+    assert_eq!(used.status, StatusCode::SEE_OTHER);
+    used.headers["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_in_customer_downloads_their_data_and_erases_their_account() {
+    let app = spawn_app().await;
+    let card = app.enrol("zoe@example.fr").await;
+    app.purchase(&app.staff.cashier, card["number"].as_str().unwrap(), 2000, "k-1").await;
+    let path = card["apple_pass_path"].as_str().unwrap().trim_end_matches("/pass.pkpass").to_owned();
+
+    // With the card link alone: the page offers a login, the data routes refuse.
+    let mut stranger = Phone::new(&app, "en");
+    assert!(stranger.get(&path).await.body.contains("id=\"data-login\""));
+    assert_eq!(stranger.get(&format!("{path}/data.json")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stranger.get(&format!("{path}/delete")).await.status, StatusCode::UNAUTHORIZED);
+
+    let mut phone = Phone::new(&app, "en");
+    assert_eq!(log_in(&app, &mut phone, "zoe@example.fr").await, path);
+    assert!(phone.get(&path).await.body.contains("id=\"download-data\""));
+    let export = phone.get(&format!("{path}/data.json")).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(export.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let data: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(data["customer"]["email"], "zoe@example.fr");
+    assert_eq!(data["card"]["balance"], 20);
+    assert_eq!(data["ledger"][0]["points"], 20);
+    assert_eq!(data["purchases"][0]["amount_cents"], 2000);
+    assert!(data["customer"].get("email_key").is_none());
+
+    // Another customer's session does not open Zoé's data.
+    app.enrol("paul@example.fr").await;
+    let mut paul = Phone::new(&app, "en");
+    log_in(&app, &mut paul, "paul@example.fr").await;
+    assert_eq!(paul.get(&format!("{path}/data.json")).await.status, StatusCode::UNAUTHORIZED);
+
+    let confirm = phone.get(&format!("{path}/delete")).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    let token = confirm.csrf();
+    let unticked = phone.post(&format!("{path}/delete"), &[("csrf", &token)]).await;
+    assert_eq!(unticked.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("customers", "erased_at IS NOT NULL").await, 0);
+    let deleted = phone.post(&format!("{path}/delete"), &[("csrf", &token), ("confirm", "on")]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    assert!(deleted.body.contains("id=\"deleted\""));
+
+    assert_eq!(
+        app.count("customers", "erased_at IS NOT NULL AND first_name = '' AND phone IS NULL AND email LIKE 'erased-%'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("customers", "email = 'zoe@example.fr'").await, 0);
+    let id = card["id"].as_str().unwrap();
+    assert_eq!(app.count("cards", &format!("id = '{id}' AND status = 'closed' AND referral_code IS NULL")).await, 1);
+    assert_eq!(
+        app.count("outbox_jobs", &format!("kind = 'card_changed' AND payload LIKE '%{id}%'")).await,
+        1,
+        "the pass is voided on phones"
+    );
+    assert_eq!(app.count("customer_sessions", "1 = 1").await, 1, "Paul's session only");
+    assert_eq!(phone.get(&path).await.status, StatusCode::NOT_FOUND, "the old link is dead");
+    app.assert_ledger_consistent().await;
+    // The address is free again: Zoé may come back as a new customer.
+    app.enrol("zoe@example.fr").await;
+}

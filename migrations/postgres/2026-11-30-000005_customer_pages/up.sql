@@ -20,3 +20,6 @@ CREATE TABLE customer_sessions (
     expires_at  TIMESTAMP NOT NULL
 );
 CREATE INDEX customer_sessions_customer ON customer_sessions (program_id, customer_id);
+
+-- Set when the customer asked for erasure: their personal data is gone, the ledger stays whole.
+ALTER TABLE customers ADD COLUMN erased_at TIMESTAMP;

@@ -1,2 +1,3 @@
+ALTER TABLE customers DROP COLUMN erased_at;
 DROP TABLE customer_sessions;
 DROP TABLE customer_logins;

@@ -131,6 +131,22 @@ pub fn set_status(conn: &mut DbConn, program_id: &str, card_id: &str, status: &s
         .optional()
 }
 
+/// Erasure of the holder: the card is closed, its link stops working (a new random token nobody
+/// holds) and its referral code is freed, so no page shows the erased customer any more.
+pub fn close_for_erasure(conn: &mut DbConn, program_id: &str, card_id: &str, new_link: &str) -> QueryResult<Card> {
+    diesel::update(cards::table)
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::id.eq(card_id))
+        .set((
+            cards::status.eq(CLOSED),
+            cards::link_token.eq(new_link),
+            cards::referral_code.eq(None::<String>),
+            cards::pass_version.eq(cards::pass_version + 1),
+            cards::updated_at.eq(now()),
+        ))
+        .get_result::<Card>(conn)
+}
+
 /// Records that the card's pass changed: a new place in the update sequence and a Last-Modified
 /// one second past the previous one at least (HTTP dates have whole seconds: two changes within
 /// a second must still give two different dates, or a device would be told "not modified").

@@ -75,3 +75,20 @@ pub fn purge_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize
         diesel::delete(customer_sessions::table.filter(customer_sessions::expires_at.lt(now))).execute(conn)?;
     Ok(logins + sessions)
 }
+
+/// Ends every session and login link of a customer (erasure).
+pub fn forget_customer(conn: &mut DbConn, program_id: &str, customer_id: &str) -> QueryResult<usize> {
+    let logins = diesel::delete(
+        customer_logins::table
+            .filter(customer_logins::program_id.eq(program_id))
+            .filter(customer_logins::customer_id.eq(customer_id)),
+    )
+    .execute(conn)?;
+    let sessions = diesel::delete(
+        customer_sessions::table
+            .filter(customer_sessions::program_id.eq(program_id))
+            .filter(customer_sessions::customer_id.eq(customer_id)),
+    )
+    .execute(conn)?;
+    Ok(logins + sessions)
+}

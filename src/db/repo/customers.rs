@@ -18,6 +18,8 @@ pub struct Customer {
     pub email_key: Option<String>,
     pub phone_key: Option<String>,
     pub device_key: Option<String>,
+    /// Set once the customer's personal data was erased at their request.
+    pub erased_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -93,4 +95,30 @@ pub fn current_consents(conn: &mut DbConn, program_id: &str, customer_id: &str) 
         .load(conn)?;
     let mut seen = std::collections::HashSet::new();
     Ok(rows.into_iter().filter(|c| seen.insert(c.purpose.clone())).collect())
+}
+
+/// Every consent decision of the customer, oldest first (the consent log, for their data export).
+pub fn consent_history(conn: &mut DbConn, program_id: &str, customer_id: &str) -> QueryResult<Vec<Consent>> {
+    customer_consents::table
+        .filter(customer_consents::program_id.eq(program_id))
+        .filter(customer_consents::customer_id.eq(customer_id))
+        .order(customer_consents::id)
+        .select(Consent::as_select())
+        .load(conn)
+}
+
+/// Erasure: the personal fields go; the row stays, so the ledger and purchases keep their owner.
+/// The e-mail becomes a placeholder that stays unique and can never receive mail.
+pub fn erase(conn: &mut DbConn, program_id: &str, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(customers::table.filter(customers::program_id.eq(program_id)).filter(customers::id.eq(id)))
+        .set((
+            customers::email.eq(format!("erased-{id}@erased.invalid")),
+            customers::first_name.eq(""),
+            customers::phone.eq(None::<String>),
+            customers::email_key.eq(None::<String>),
+            customers::phone_key.eq(None::<String>),
+            customers::device_key.eq(None::<String>),
+            customers::erased_at.eq(Some(now)),
+        ))
+        .execute(conn)
 }

@@ -65,3 +65,12 @@ pub fn add_returned(conn: &mut DbConn, program_id: &str, id: &str, cents: i64) -
         .get_result::<Purchase>(conn)
         .optional()
 }
+
+pub fn of_card(conn: &mut DbConn, program_id: &str, card_id: &str) -> QueryResult<Vec<Purchase>> {
+    purchases::table
+        .filter(purchases::program_id.eq(program_id))
+        .filter(purchases::card_id.eq(card_id))
+        .order(purchases::created_at)
+        .select(Purchase::as_select())
+        .load(conn)
+}

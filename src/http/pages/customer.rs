@@ -17,8 +17,8 @@ use crate::error::AppError;
 use crate::http::google::Channel;
 use crate::jobs::Deps;
 use crate::render::{Lang, Templates};
-use crate::service::customer_auth;
 use crate::service::customer_pages::{self, EnrolForm, FieldErrors, Invitation, ProgramView};
+use crate::service::{customer_auth, privacy};
 
 pub const SESSION_COOKIE: &str = "encarte_session";
 
@@ -376,7 +376,7 @@ pub async fn card_page(
 ) -> HttpResponse {
     let ctx = ctx!(req, templates, assets, config);
     let first = lang(&req, Lang::En);
-    let view = match customer_pages::card(&deps.db, token.into_inner(), first).await {
+    let view = match customer_pages::card(&deps.db, token.into_inner(), first, ctx.session()).await {
         Ok(view) => view,
         Err(e) => return ctx.error(first, &e),
     };
@@ -411,4 +411,74 @@ fn qr_svg(payload: &str) -> Result<String, AppError> {
     // Inline in HTML: no XML declaration; a role and label for screen readers.
     let svg = svg.split_once("?>").map_or(svg.as_str(), |(_, rest)| rest).trim_start();
     Ok(svg.replacen("<svg ", "<svg role=\"img\" aria-label=\"QR\" class=\"qr-code\" ", 1))
+}
+
+/// "Download my data": the export as a JSON file.
+pub async fn data_export(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    templates: web::Data<Templates>,
+    token: web::Path<String>,
+) -> HttpResponse {
+    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    match privacy::export(&db, token.into_inner(), session).await {
+        Ok(data) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"my-loyalty-data.json\""))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(data),
+        Err(e) => error_page(&req, &templates, lang(&req, Lang::En), &e),
+    }
+}
+
+/// "Delete my account": a confirmation first; erasure cannot be undone.
+pub async fn delete_confirm(
+    req: HttpRequest,
+    deps: web::Data<Deps>,
+    templates: web::Data<Templates>,
+    assets: web::Data<Assets>,
+    config: web::Data<Config>,
+    token: web::Path<String>,
+) -> HttpResponse {
+    let ctx = ctx!(req, templates, assets, config);
+    let first = lang(&req, Lang::En);
+    let view = match customer_pages::card(&deps.db, token.into_inner(), first, ctx.session()).await {
+        Ok(view) if view.manage => view,
+        Ok(_) => return ctx.error(first, &AppError::unauthorized("login_required", "log in first")),
+        Err(e) => return ctx.error(first, &e),
+    };
+    let lang = lang(&req, view.customer_locale);
+    let (csrf_token, cookie) = csrf::token(&req, secure(&config));
+    let context = json!({ "program": view.program, "card": view, "csrf": csrf_token });
+    with_cookie(ctx.page(StatusCode::OK, "pages/delete.html", lang, context), cookie)
+}
+
+pub async fn delete_account(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    templates: web::Data<Templates>,
+    assets: web::Data<Assets>,
+    config: web::Data<Config>,
+    token: web::Path<String>,
+    form: Form,
+) -> HttpResponse {
+    let ctx = ctx!(req, templates, assets, config);
+    let lang = lang(&req, Lang::En);
+    if let Err(e) = csrf::check(&req, form.get(csrf::FIELD).map(String::as_str)) {
+        return ctx.error(lang, &e);
+    }
+    if form.get("confirm").is_none() {
+        let error = AppError::invalid_field("confirm", "tick the box to confirm");
+        return ctx.error(lang, &error);
+    }
+    match privacy::erase(&db, token.into_inner(), ctx.session()).await {
+        Ok(slug) => {
+            let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+            gone.make_removal();
+            let context = json!({ "program": {"name": "", "slug": slug} });
+            let mut response = ctx.page(StatusCode::OK, "pages/deleted.html", lang, context);
+            let _ = response.add_cookie(&gone);
+            response
+        }
+        Err(e) => ctx.error(lang, &e),
+    }
 }

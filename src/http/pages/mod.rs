@@ -89,6 +89,7 @@ pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &
         StatusCode::NOT_FOUND => "error.not_found",
         StatusCode::FORBIDDEN => "error.forbidden",
         StatusCode::TOO_MANY_REQUESTS => "error.too_many",
+        StatusCode::UNAUTHORIZED => "error.login_required",
         s if s.is_server_error() => "error.server",
         _ => "error.bad_request",
     };
@@ -109,5 +110,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login/{token}", web::get().to(customer::login_link))
         .route("/login/{token}", web::post().to(customer::login_use))
         .route("/logout", web::post().to(customer::logout))
-        .route("/c/{token}", web::get().to(customer::card_page));
+        .route("/c/{token}", web::get().to(customer::card_page))
+        .route("/c/{token}/data.json", web::get().to(customer::data_export))
+        .route("/c/{token}/delete", web::get().to(customer::delete_confirm))
+        .route("/c/{token}/delete", web::post().to(customer::delete_account));
 }
