@@ -29,20 +29,62 @@ pub struct Templates {
 /// The folders of `templates_dir` whose `.html` and `.txt` files are templates.
 const FOLDERS: [&str; 2] = ["pages", "email"];
 
+/// The templates, catalogs and page assets this build ships, compiled into the binary: it runs
+/// from any directory, and `templates_dir` only needs the files a merchant changed.
+#[derive(rust_embed::Embed)]
+#[folder = "templates/"]
+#[include = "pages/*"]
+#[include = "pages/**/*"]
+#[include = "email/*"]
+#[include = "i18n/*"]
+pub struct Shipped;
+
+/// A shipped file, or the merchant's copy of it from `dir` when there is one.
+pub fn file(dir: &Path, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = dir.join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Shipped::get(name).map(|f| f.data.into_owned())),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Names of the files under `folder/`: the shipped ones and the merchant's own additions.
+pub fn names(dir: &Path, folder: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let prefix = format!("{folder}/");
+    let mut names: std::collections::BTreeSet<String> =
+        Shipped::iter().filter(|n| n.starts_with(&prefix)).map(|n| n.into_owned()).collect();
+    collect(&dir.join(folder), folder, &mut names)?;
+    Ok(names)
+}
+
 impl Templates {
-    /// Reads every template and catalog under `dir`.
+    /// The shipped templates and catalogs, each overridden by its copy under `dir` when present
+    /// (a catalog key by key: a merchant may change one sentence).
     pub fn load(dir: &Path) -> anyhow::Result<Templates> {
         let mut catalogs = BTreeMap::new();
         for lang in Lang::ALL {
-            let path = dir.join("i18n").join(format!("{}.json", lang.as_str()));
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let catalog: BTreeMap<String, String> = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a JSON object of strings", path.display()))?;
+            let name = format!("i18n/{}.json", lang.as_str());
+            let mut catalog: BTreeMap<String, String> = BTreeMap::new();
+            let shipped = Shipped::get(&name).map(|f| f.data.into_owned());
+            let local = std::fs::read(dir.join(&name)).ok();
+            for bytes in [shipped, local].into_iter().flatten() {
+                let layer: BTreeMap<String, String> = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{name} is not a JSON object of strings"))?;
+                catalog.extend(layer);
+            }
             catalogs.insert(lang, catalog);
         }
         let mut sources = Vec::new();
         for folder in FOLDERS {
-            collect(&dir.join(folder), folder, &mut sources)?;
+            for name in names(dir, folder)? {
+                if !(name.ends_with(".html") || name.ends_with(".txt")) {
+                    continue;
+                }
+                let bytes = file(dir, &name)?.with_context(|| format!("template {name} vanished"))?;
+                let source = String::from_utf8(bytes).with_context(|| format!("template {name} is not UTF-8"))?;
+                sources.push((name, source));
+            }
         }
         Templates::from_sources(catalogs, sources)
     }
@@ -99,7 +141,7 @@ impl Templates {
     }
 }
 
-fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+fn collect(dir: &Path, prefix: &str, out: &mut std::collections::BTreeSet<String>) -> anyhow::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -111,9 +153,8 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> anyhow:
         let name = format!("{prefix}/{file}");
         if path.is_dir() {
             collect(&path, &name, out)?;
-        } else if file.ends_with(".html") || file.ends_with(".txt") {
-            let source = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            out.push((name, source));
+        } else if !file.starts_with('.') {
+            out.insert(name);
         }
     }
     Ok(())

@@ -141,7 +141,8 @@ impl Application {
                     for email in &login.emails {
                         println!("  {email:<20} password: {}", login.password);
                     }
-                    println!();
+                    let url = config.public_url();
+                    println!("Customer page: {url}/p/demo   Staff scanner: {url}/staff   E-mails: see the log\n");
                 }
                 Ok(None) => {}
                 // Another node created it at the same moment.

@@ -56,8 +56,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path())))
+async fn not_found(req: HttpRequest, templates: web::Data<crate::render::Templates>) -> Result<HttpResponse, AppError> {
+    let error = AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path()));
+    // A person's browser gets a page; API clients and wallets get JSON.
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let machine = ["/api/", "/wallet/"].iter().any(|p| req.path().starts_with(p));
+    if wants_html && !machine {
+        let lang = pages::lang(&req, crate::render::Lang::En);
+        return Ok(pages::error_page(&req, &templates, lang, &error));
+    }
+    Err(error)
 }
 
 /// Returns the request id of the log lines in an `X-Request-Id` header, so that a till's

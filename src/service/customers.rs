@@ -75,7 +75,15 @@ pub async fn enrol(db: &Db, actor: &Actor, idem: Option<Idempotent>, input: Enro
     let actor = actor.clone();
     db.write(move |conn| {
         idempotency::maybe_once(conn, &actor.program_id, idem.as_ref(), StatusCode::CREATED, |conn| {
-            enrol_in(conn, &actor.program_id, input, CHANNEL_STAFF_API)
+            let enrolled = enrol_in(conn, &actor.program_id, input, CHANNEL_STAFF_API)?;
+            // Enrolled at the till, the customer still wants the card on their phone: the welcome
+            // e-mail brings the card link and the wallet buttons.
+            let welcome = crate::mail::Mail::Welcome {
+                program_id: actor.program_id.clone(),
+                customer_id: enrolled.customer.id.clone(),
+            };
+            crate::mail::queue(conn, &welcome, None)?;
+            Ok(enrolled)
         })
     })
     .await

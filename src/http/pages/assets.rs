@@ -24,18 +24,13 @@ pub struct Assets {
 }
 
 impl Assets {
+    /// The shipped files of `pages/assets/`, each replaced by the merchant's copy under
+    /// `templates_dir` when there is one, plus the merchant's own additions.
     pub fn load(templates_dir: &Path) -> anyhow::Result<Assets> {
         let mut assets = Assets::default();
-        let dir = templates_dir.join("pages").join("assets");
-        if dir.is_dir() {
-            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
-                let path = entry?.path();
-                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
-                if path.is_file() && !name.starts_with('.') {
-                    let body = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                    assets.insert(&name, body);
-                }
-            }
+        for name in crate::render::names(templates_dir, "pages/assets")? {
+            let body = crate::render::file(templates_dir, &name)?.with_context(|| format!("{name} vanished"))?;
+            assets.insert(name.trim_start_matches("pages/assets/"), body);
         }
         Ok(assets)
     }
