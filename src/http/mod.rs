@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/cards/{id}/referrals", web::get().to(api::referrals::for_card))
                 .route("/purchases", web::post().to(api::purchases::create))
                 .route("/purchases/{id}/returns", web::post().to(api::purchases::return_goods))
+                .route("/redemptions/{entry_id}/reversal", web::post().to(api::ledger::reverse_redemption))
                 .route("/referrals", web::get().to(api::referrals::list))
                 .route("/referrals/stats", web::get().to(api::referrals::stats))
                 .route("/program/referral", web::get().to(api::referrals::get_settings))
