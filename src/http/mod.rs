@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(health::health))
         .route("/metrics", web::get().to(health::metrics))
         .route("/assets/{file:.*}", web::get().to(pages::assets::serve))
+        .route("/staff", web::get().to(pages::staff::page))
         .service(
             web::scope("/api/v1")
                 .route("/auth/login", web::post().to(api::auth::login))

@@ -3,6 +3,7 @@
 //! keep the card link (a bearer secret in the URL) out of Referer and caches.
 
 pub mod assets;
+pub mod staff;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
