@@ -68,6 +68,15 @@ impl From<&Card> for CardDto {
     }
 }
 
+/// A card as a till shows it: with the customer's first name, so the cashier can greet them and
+/// see at a glance that the scan found the right person.
+#[derive(Debug, Serialize)]
+pub struct CardView {
+    #[serde(flatten)]
+    pub card: CardDto,
+    pub first_name: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ConsentDto {
     pub granted: bool,

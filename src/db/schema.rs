@@ -377,3 +377,13 @@ diesel::table! {
         received_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    ledger_reversals (original_entry_id) {
+        original_entry_id -> BigInt,
+        program_id -> Text,
+        reversal_entry_id -> BigInt,
+        staff_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

@@ -3,7 +3,8 @@
 pub enum EntryKind {
     Earn,
     Redeem,
-    /// Points taken back because goods were returned, out of the balance.
+    /// Points taken back because goods were returned, out of the balance; or points given back
+    /// because a redemption was undone (linked to it in `ledger_reversals`).
     Reversal,
     /// The part of a reversal the balance could not cover: the card owes these points, and its
     /// balance stays negative until new earnings pay them back.

@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(health::health))
         .route("/metrics", web::get().to(health::metrics))
         .route("/assets/{file:.*}", web::get().to(pages::assets::serve))
+        .route("/staff", web::get().to(pages::staff::page))
         .service(
             web::scope("/api/v1")
                 .route("/auth/login", web::post().to(api::auth::login))
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/cards/{id}/referrals", web::get().to(api::referrals::for_card))
                 .route("/purchases", web::post().to(api::purchases::create))
                 .route("/purchases/{id}/returns", web::post().to(api::purchases::return_goods))
+                .route("/redemptions/{entry_id}/reversal", web::post().to(api::ledger::reverse_redemption))
                 .route("/referrals", web::get().to(api::referrals::list))
                 .route("/referrals/stats", web::get().to(api::referrals::stats))
                 .route("/program/referral", web::get().to(api::referrals::get_settings))

@@ -7,7 +7,7 @@ use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::{Db, DbConn, repo};
 use crate::domain::card::CardRef;
 use crate::domain::role::Role;
-use crate::dto::{CardDto, EntryDto};
+use crate::dto::{CardDto, CardView, EntryDto};
 use crate::error::{AppError, AppResult};
 use crate::jobs;
 
@@ -24,9 +24,14 @@ pub fn find_card(conn: &mut DbConn, program_id: &str, reference: &str) -> AppRes
     found.ok_or_else(card_not_found)
 }
 
-pub async fn get(db: &Db, actor: &Actor, reference: String) -> AppResult<CardDto> {
+pub async fn get(db: &Db, actor: &Actor, reference: String) -> AppResult<CardView> {
     let program_id = actor.program_id.clone();
-    db.read(move |c| Ok(CardDto::from(&find_card(c, &program_id, &reference)?))).await
+    db.read(move |c| {
+        let card = find_card(c, &program_id, &reference)?;
+        let customer = repo::customers::find(c, &program_id, &card.customer_id)?;
+        Ok(CardView { card: CardDto::from(&card), first_name: customer.first_name })
+    })
+    .await
 }
 
 #[derive(Debug, Serialize)]

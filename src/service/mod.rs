@@ -17,6 +17,7 @@ pub mod promo_codes;
 pub mod promos;
 pub mod purchases;
 pub mod referrals;
+pub mod reversals;
 
 use crate::domain::role::Role;
 

@@ -22,4 +22,5 @@ mod passes;
 mod promos;
 mod purchases;
 mod referrals;
+mod staff_page;
 mod startup;

@@ -37,6 +37,15 @@ pub fn append(conn: &mut DbConn, entry: &NewEntry<'_>) -> QueryResult<Entry> {
     diesel::insert_into(ledger_entries::table).values(entry).get_result::<Entry>(conn)
 }
 
+pub fn find(conn: &mut DbConn, program_id: &str, id: i64) -> QueryResult<Option<Entry>> {
+    ledger_entries::table
+        .filter(ledger_entries::program_id.eq(program_id))
+        .filter(ledger_entries::id.eq(id))
+        .select(Entry::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Newest first; `before` is the id of the last entry of the previous page.
 pub fn page(
     conn: &mut DbConn,

@@ -29,6 +29,7 @@ pub mod promos;
 pub mod purchases;
 pub mod rate_limits;
 pub mod referrals;
+pub mod reversals;
 pub mod secrets;
 pub mod staff;
 

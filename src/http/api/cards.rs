@@ -4,7 +4,7 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::repo::cards::{ACTIVE, BLOCKED};
-use crate::dto::CardDto;
+use crate::dto::{CardDto, CardView};
 use crate::error::{AppError, AppResult};
 use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
 use crate::http::stored;
@@ -25,7 +25,7 @@ pub async fn apple_pass(
     Ok(crate::http::apple::pkpass(pass, Some("loyalty.pkpass")))
 }
 
-pub async fn get(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CardDto>> {
+pub async fn get(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CardView>> {
     cards::get(&db, &actor, path.into_inner()).await.map(web::Json)
 }
 

@@ -10,6 +10,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+/// The barcode decoder for browsers without a native BarcodeDetector, and the WebAssembly it
+/// loads: vendored from npm by build.rs (none when the build had no npm).
+pub const DECODER_SCRIPT: &str = "vendor/barcode-detector.js";
+pub const DECODER_WASM: &str = "vendor/zxing_reader.wasm";
+
+mod vendored {
+    include!(concat!(env!("OUT_DIR"), "/vendor.rs"));
+}
+
 pub struct Asset {
     pub content_type: &'static str,
     pub body: web::Bytes,
@@ -31,6 +40,9 @@ impl Assets {
         for name in crate::render::names(templates_dir, "pages/assets")? {
             let body = crate::render::file(templates_dir, &name)?.with_context(|| format!("{name} vanished"))?;
             assets.insert(name.trim_start_matches("pages/assets/"), body);
+        }
+        for (name, body) in vendored::FILES {
+            assets.insert(name, body.to_vec());
         }
         Ok(assets)
     }

@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod customer;
+pub mod staff;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
