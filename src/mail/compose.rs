@@ -115,7 +115,7 @@ enum Skip {
     ProgramGone,
     CustomerGone,
     CardGone,
-    AddressEmpty,
+    AddressInvalid,
     MarketingRefused,
 }
 
@@ -199,8 +199,9 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
             };
             let Some(customer) = customer else { return Ok(Err(Skip::CustomerGone)) };
             let Some(card) = card else { return Ok(Err(Skip::CardGone)) };
-            if customer.email.trim().is_empty() {
-                return Ok(Err(Skip::AddressEmpty));
+            // Checked here, not when building the message: a bad address fails every retry alike.
+            if customer.email.parse::<lettre::Address>().is_err() {
+                return Ok(Err(Skip::AddressInvalid));
             }
             if mail.is_marketing() {
                 let consents = repo::customers::current_consents(c, &program_id, &customer.id)?;

@@ -6,7 +6,7 @@ mod transport;
 
 use serde::{Deserialize, Serialize};
 
-pub use compose::{Composed, compose, run_job, run_legacy_referral_job};
+pub use compose::{Composed, LOGIN_PURPOSE, Links, Recipient, compose, message, run_job, run_legacy_referral_job};
 pub use transport::Mailer;
 
 use crate::db::DbConn;

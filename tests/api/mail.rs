@@ -154,7 +154,7 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
 }
 
 #[tokio::test]
-async fn a_mail_to_a_customer_who_is_gone_is_dropped_not_retried() {
+async fn a_mail_that_can_never_be_sent_is_dropped_not_retried() {
     let app = spawn_app().await;
     queue(&app, welcome(&app, "no-such-customer"), None).await;
     let (_, _, card) = customer(&app, "gone@example.fr", "Zoé").await;
@@ -167,9 +167,21 @@ async fn a_mail_to_a_customer_who_is_gone_is_dropped_not_retried() {
         points: 5,
     };
     queue(&app, rewarded, None).await;
-    assert_eq!(app.run_jobs().await, 2);
+    // An address lettre can't send to (written around the API, which refuses it) fails every retry alike.
+    let (broken, _, _) = customer(&app, "broken@example.fr", "Zoé").await;
+    let id = broken.clone();
+    app.db
+        .write(move |c| {
+            use diesel::prelude::*;
+            use encarte::db::schema::customers::dsl as k;
+            Ok(diesel::update(k::customers.filter(k::id.eq(id))).set(k::email.eq("broken@")).execute(c)?)
+        })
+        .await
+        .unwrap();
+    queue(&app, welcome(&app, &broken), None).await;
+    assert_eq!(app.run_jobs().await, 3);
     assert!(eml_files(&app).is_empty());
-    assert_eq!(app.count("outbox_jobs", "kind = 'email' AND state = 'done' AND attempts = 1").await, 2);
+    assert_eq!(app.count("outbox_jobs", "kind = 'email' AND state = 'done' AND attempts = 1").await, 3);
 }
 
 /// `python3 tests/mail_tool.py serve`: a real SMTP server on a local port, killed on drop.
