@@ -107,6 +107,14 @@ settings! {
     google_api_base: String = "https://walletobjects.googleapis.com/walletobjects/v1".to_owned(),
     /// Where Google publishes the keys that sign save / delete callbacks.
     google_callback_keys_url: String = "https://pay.google.com/gp/m/issuer/keys".to_owned(),
+    /// SMTP server for e-mail: `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465` (TLS from the start) or `smtp://host:25` (plain, for a local
+    /// relay). Empty means e-mails are written as `.eml` files into `{data_dir}/mail/`.
+    smtp_url: Option<String> = None,
+    /// Extra CA certificate (PEM) trusted for the SMTP connection, for a private relay.
+    smtp_ca: Option<PathBuf> = None,
+    /// Sender of the e-mails, as `Name <address>`; the program's name replaces the display name.
+    mail_from: String = "encarte <no-reply@encarte.invalid>".to_owned(),
     /// Log filter (tracing syntax); `RUST_LOG` takes precedence.
     log: String = "info,actix_server=warn".to_owned(),
     /// `text` for people, `json` for log collectors.
@@ -154,6 +162,14 @@ impl Config {
         }
         if !self.apns_base_url.starts_with("https://") {
             anyhow::bail!("apns_base_url must be an https URL (APNs speaks HTTP/2 over TLS only)");
+        }
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("mail_from is not a mailbox such as `Shop <no-reply@shop.example>`: {e}"))?;
+        if let Some(url) = self.smtp_url.as_deref().filter(|u| !u.is_empty())
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            anyhow::bail!("smtp_url must start with smtp:// or smtps://");
         }
         if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty())
             && secret.len() < 32

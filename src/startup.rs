@@ -105,6 +105,8 @@ pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
     let google = crate::wallet::google::GoogleWallet::load(config).context("Google Wallet set-up")?.map(Arc::new);
     let templates = crate::render::Templates::load(&config.templates_dir).context("pages and e-mail templates")?;
     let db = open_db(config).await?;
+    // After the database: a bad database URL must leave no directory behind.
+    let mailer = crate::mail::Mailer::from_config(config).context("e-mail set-up")?;
     let link_key = crate::domain::link_key::LinkKey::derive(jwt_secret(config, &db).await?.as_bytes());
     Ok(Deps {
         db,
@@ -113,6 +115,7 @@ pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
         public_url: config.public_url(),
         templates: Arc::new(templates),
         link_key,
+        mailer: Arc::new(mailer),
     })
 }
 

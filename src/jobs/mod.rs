@@ -30,6 +30,8 @@ pub struct Deps {
     pub templates: Arc<crate::render::Templates>,
     /// Signs the links we mail.
     pub link_key: crate::domain::link_key::LinkKey,
+    /// Sends the e-mails (SMTP, files or memory).
+    pub mailer: Arc<crate::mail::Mailer>,
 }
 
 /// Attempts before a job is marked failed for good (about a day of backoff).
@@ -137,6 +139,14 @@ impl Registry {
         let (db, wallet) = (deps.db.clone(), deps.apple.clone());
         registry.register(crate::service::passkit::APPLE_PUSH, move |job: repo::outbox::Job| {
             crate::service::passkit::push(db.clone(), wallet.clone(), job.payload)
+        });
+        let mail_deps = deps.clone();
+        registry.register(crate::mail::EMAIL, move |job: repo::outbox::Job| {
+            crate::mail::run_job(mail_deps.clone(), job.payload)
+        });
+        let mail_deps = deps.clone();
+        registry.register(crate::service::referrals::EMAIL_REFERRAL_REWARDED, move |job: repo::outbox::Job| {
+            crate::mail::run_legacy_referral_job(mail_deps.clone(), job.program_id, job.payload)
         });
         let deps = deps.clone();
         registry.register(CARD_CHANGED, move |job: repo::outbox::Job| {

@@ -21,7 +21,7 @@ use crate::domain::ledger::EntryKind;
 use crate::domain::role::Role;
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
-use crate::jobs;
+use crate::mail::{self, Beneficiary, Mail};
 
 /// Why a referral was not rewarded. Stable: shown to staff and customers, counted in statistics.
 pub mod reason {
@@ -34,7 +34,8 @@ pub mod reason {
     pub const PURCHASE_RETURNED: &str = "qualifying_purchase_returned";
 }
 
-/// Job kind of the "you earned a referral reward" e-mail; the e-mail issue registers its handler.
+/// Job kind of the "you earned a referral reward" e-mail as builds before `mail::Mail` queued it;
+/// still handled, so that such jobs left in the outbox are sent.
 pub const EMAIL_REFERRAL_REWARDED: &str = "email_referral_rewarded";
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,9 +192,11 @@ pub fn on_purchase(
         repo_ref::uncount_reward(conn, &referrer.id, "total")?;
         return refuse(conn, reason::LIMIT_REACHED);
     }
-    for (beneficiary, card_id, points) in
-        [("referrer", &referrer.id, settings.referrer_points), ("referee", &card.id, settings.referee_points)]
-    {
+    for (side, card_id, points) in [
+        (Beneficiary::Referrer, &referrer.id, settings.referrer_points),
+        (Beneficiary::Referee, &card.id, settings.referee_points),
+    ] {
+        let beneficiary = side.as_str();
         if points == 0 || !repo_ref::insert_reward(conn, &referral.id, beneficiary, &program.id, card_id, points)? {
             continue;
         }
@@ -207,8 +210,15 @@ pub fn on_purchase(
             reason: Some(beneficiary),
         };
         post(conn, &posting, Guard { only_active: false, no_overdraft: false })?;
-        let payload = serde_json::json!({"referral_id": referral.id, "card_id": card_id, "beneficiary": beneficiary, "points": points});
-        jobs::enqueue(conn, Some(&program.id), EMAIL_REFERRAL_REWARDED, &payload.to_string(), None)?;
+        let mail = Mail::ReferralRewarded {
+            program_id: program.id.clone(),
+            referral_id: referral.id.clone(),
+            card_id: card_id.clone(),
+            beneficiary: side,
+            points,
+        };
+        // One per reward row, which is inserted once: a replayed purchase queues nothing more.
+        mail::queue(conn, &mail, None)?;
     }
     reload(conn, &program.id, &referral.id)
 }

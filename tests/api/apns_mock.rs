@@ -116,7 +116,7 @@ async fn push(
 }
 
 /// A CA (self-signed) or a server certificate for localhost signed by `issuer`.
-fn certificate(cn: &str, issuer: Option<(&X509, &PKey<Private>)>, ca: bool) -> (X509, PKey<Private>) {
+pub fn certificate(cn: &str, issuer: Option<(&X509, &PKey<Private>)>, ca: bool) -> (X509, PKey<Private>) {
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", cn).unwrap();

@@ -14,6 +14,7 @@ mod google_wallet;
 mod idempotency;
 mod isolation;
 mod ledger_props;
+mod mail;
 mod migrations;
 mod outbox;
 mod pages;

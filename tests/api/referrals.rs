@@ -54,7 +54,11 @@ async fn a_referred_friends_first_qualifying_purchase_rewards_both_once() {
     assert_eq!(referee_balance, 9 + 15 + 20 + 50);
     assert_eq!(app.balance(referrer["id"].as_str().unwrap()).await, 100);
     assert_eq!(app.count("ledger_entries", "kind = 'referral'").await, 2);
-    assert_eq!(app.count("outbox_jobs", "kind = 'email_referral_rewarded'").await, 2, "an e-mail job per beneficiary");
+    assert_eq!(
+        app.count("outbox_jobs", "kind = 'email' AND payload LIKE '%referral_rewarded%'").await,
+        2,
+        "an e-mail job per beneficiary"
+    );
 
     let (status, mine) =
         app.get(&format!("/api/v1/cards/{}/referrals", referrer["id"].as_str().unwrap()), &app.staff.cashier).await;
