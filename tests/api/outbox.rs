@@ -27,6 +27,7 @@ async fn every_balance_change_enqueues_a_card_changed_job() {
     let card = app.enrol("outbox@example.fr").await;
     let id = card["id"].as_str().unwrap();
     assert!(jobs_of(&app, id).await.is_empty(), "enrolment changes no pass yet");
+    assert_eq!(app.run_jobs().await, 1, "the welcome e-mail only");
 
     let (_, bought) = app.purchase(&app.staff.cashier, card["barcode"].as_str().unwrap(), 5000, "o-1").await;
     let purchase = bought["purchase"]["id"].as_str().unwrap().to_owned();
