@@ -145,7 +145,12 @@ impl Application {
                         println!("  {email:<20} password: {}", login.password);
                     }
                     let url = config.public_url();
-                    println!("Customer page: {url}/p/demo   Staff scanner: {url}/staff   E-mails: see the log\n");
+                    println!("Customer page: {url}/p/demo   Staff scanner: {url}/staff");
+                    if config.smtp_url.as_deref().is_none_or(str::is_empty) {
+                        let mail = config.data_dir.join("mail");
+                        println!("E-mails are written to {} (set ENCARTE_SMTP_URL to send them)", mail.display());
+                    }
+                    println!();
                 }
                 Ok(None) => {}
                 // Another node created it at the same moment.
