@@ -4,70 +4,21 @@ use std::collections::BTreeMap;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::assets::Assets;
-use super::{csrf, error_page, html, lang, secure};
-use crate::config::Config;
-use crate::db::Db;
+use super::{Page, secure};
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::http::google::Channel;
-use crate::jobs::Deps;
-use crate::render::{Lang, Templates};
+use crate::render::Lang;
 use crate::service::customer_pages::{self, EnrolForm, FieldErrors, Invitation, ProgramView};
 use crate::service::{customer_auth, privacy};
 
 pub const SESSION_COOKIE: &str = "encarte_session";
 
 type Form = web::Form<BTreeMap<String, String>>;
-
-/// What every handler here needs.
-pub struct Ctx<'a> {
-    req: &'a HttpRequest,
-    templates: &'a Templates,
-    assets: &'a Assets,
-    config: &'a Config,
-}
-
-impl<'a> Ctx<'a> {
-    fn page(&self, status: StatusCode, name: &str, lang: Lang, mut context: serde_json::Value) -> HttpResponse {
-        context["v"] = json!(self.assets.version);
-        match html(self.req, self.templates, status, name, lang, context) {
-            Ok(response) => response,
-            Err(e) => self.error(lang, &e),
-        }
-    }
-
-    fn error(&self, lang: Lang, error: &AppError) -> HttpResponse {
-        let mut response = error_page(self.req, self.templates, lang, error);
-        if let AppError::TooManyRequests { retry_after_seconds } = error
-            && let Ok(value) = header::HeaderValue::from_str(&retry_after_seconds.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
-    }
-
-    fn session(&self) -> Option<String> {
-        self.req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
-    }
-}
-
-macro_rules! ctx {
-    ($req:expr, $templates:expr, $assets:expr, $config:expr) => {
-        Ctx { req: &$req, templates: &$templates, assets: &$assets, config: &$config }
-    };
-}
-
-fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
-    if let Some(cookie) = cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
-}
 
 /// What the enrolment form shows: empty, or the visitor's input and its errors.
 struct EnrolView<'a> {
@@ -87,125 +38,81 @@ impl<'a> EnrolView<'a> {
     }
 }
 
-fn enrol_page(ctx: &Ctx, status: StatusCode, lang: Lang, view: EnrolView) -> HttpResponse {
-    let (token, cookie) = csrf::token(ctx.req, secure(ctx.config));
+fn enrol_page(page: &Page, status: StatusCode, lang: Lang, view: EnrolView) -> AppResult<HttpResponse> {
     let action = match view.invitation {
         Some(inv) => format!("/r/{}", inv.code),
         None => format!("/p/{}", view.program.slug),
     };
     let context = json!({
         "program": view.program, "invitation": view.invitation, "form": view.form, "errors": view.errors,
-        "csrf": token, "action": action, "card_link": view.card_link,
+        "action": action, "card_link": view.card_link,
     });
-    with_cookie(ctx.page(status, "pages/enrol.html", lang, context), cookie)
+    page.form(status, "pages/enrol.html", lang, context)
 }
 
-pub async fn program_page(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    slug: web::Path<String>,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    match customer_pages::program(&db, slug.into_inner(), ctx.session()).await {
-        Ok((program, card)) => {
-            let lang = lang(&req, program.locale);
-            let card_link = card.map(|token| format!("/c/{token}"));
-            enrol_page(&ctx, StatusCode::OK, lang, EnrolView { card_link, ..EnrolView::empty(&program, None) })
-        }
-        Err(e) => ctx.error(lang(&req, Lang::En), &e),
-    }
+pub async fn program_page(page: Page, slug: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let (program, card) =
+            customer_pages::program(page.db(), slug.into_inner(), page.cookie(SESSION_COOKIE)).await?;
+        let card_link = card.map(|token| format!("/c/{token}"));
+        let view = EnrolView { card_link, ..EnrolView::empty(&program, None) };
+        enrol_page(&page, StatusCode::OK, page.lang(program.locale), view)
+    })
+    .await
 }
 
-pub async fn referral_page(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    code: web::Path<String>,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    match customer_pages::invitation(&db, code.into_inner()).await {
-        Ok((program, invitation)) => {
-            let lang = lang(&req, program.locale);
-            enrol_page(&ctx, StatusCode::OK, lang, EnrolView::empty(&program, Some(&invitation)))
-        }
-        Err(e) => ctx.error(lang(&req, Lang::En), &e),
-    }
+pub async fn referral_page(page: Page, code: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let (program, invitation) = customer_pages::invitation(page.db(), code.into_inner()).await?;
+        enrol_page(&page, StatusCode::OK, page.lang(program.locale), EnrolView::empty(&program, Some(&invitation)))
+    })
+    .await
 }
 
-pub async fn enrol_program(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    slug: web::Path<String>,
-    form: Form,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    match customer_pages::program_id(&db, slug.into_inner()).await {
-        Ok(program) => submit(&ctx, &db, program, None, form.into_inner()).await,
-        Err(e) => ctx.error(lang(&req, Lang::En), &e),
-    }
+pub async fn enrol_program(page: Page, slug: web::Path<String>, form: Form) -> HttpResponse {
+    page.respond(async {
+        let program = customer_pages::program_id(page.db(), slug.into_inner()).await?;
+        submit(&page, program, None, form.into_inner()).await
+    })
+    .await
 }
 
-pub async fn enrol_referral(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    code: web::Path<String>,
-    form: Form,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    match customer_pages::invitation(&db, code.into_inner()).await {
-        Ok((program, invitation)) => submit(&ctx, &db, program, Some(invitation), form.into_inner()).await,
-        Err(e) => ctx.error(lang(&req, Lang::En), &e),
-    }
+pub async fn enrol_referral(page: Page, code: web::Path<String>, form: Form) -> HttpResponse {
+    page.respond(async {
+        let (program, invitation) = customer_pages::invitation(page.db(), code.into_inner()).await?;
+        submit(&page, program, Some(invitation), form.into_inner()).await
+    })
+    .await
 }
 
-fn client(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+fn client(page: &Page) -> Option<String> {
+    page.req.peer_addr().map(|a| a.ip().to_string())
 }
 
 async fn submit(
-    ctx: &Ctx<'_>,
-    db: &Db,
+    page: &Page,
     program: ProgramView,
     invitation: Option<Invitation>,
     fields: BTreeMap<String, String>,
-) -> HttpResponse {
-    let lang = lang(ctx.req, program.locale);
-    if let Err(e) = csrf::check(ctx.req, fields.get(csrf::FIELD).map(String::as_str)) {
-        return ctx.error(lang, &e);
-    }
+) -> AppResult<HttpResponse> {
+    let lang = page.lang(program.locale);
+    page.check_csrf(&fields)?;
     let form = form_of(&fields);
     let referral = invitation.as_ref().and_then(|inv| ReferralCode::parse(&inv.code).ok());
     let input = match form.parse(lang, referral) {
         Ok(input) => input,
         Err(errors) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
             let view = EnrolView { form: &form, errors: &errors, ..EnrolView::empty(&program, invitation.as_ref()) };
-            return enrol_page(ctx, status, lang, view);
+            return enrol_page(page, StatusCode::UNPROCESSABLE_ENTITY, lang, view);
         }
     };
     let email = input.email.as_str().to_owned();
-    let limited =
-        customer_auth::rate_limit(db, customer_auth::limits(&program.id, &email, client(ctx.req).as_deref())).await;
-    let outcome = match limited {
-        Ok(()) => customer_pages::enrol(db, program.id.clone(), input).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
+    customer_auth::rate_limit(page.db(), customer_auth::limits(&program.id, &email, client(page).as_deref())).await?;
+    match customer_pages::enrol(page.db(), program.id.clone(), input).await {
         // A twin submission enrolled the address a moment ago: its mail is on its way.
-        Ok(()) => check_email(ctx, lang, &program, &email),
-        Err(e) if e.code() == "customer_exists" => check_email(ctx, lang, &program, &email),
-        Err(e) => ctx.error(lang, &e),
+        Ok(()) => check_email(page, lang, &program, &email),
+        Err(e) if e.code() == "customer_exists" => check_email(page, lang, &program, &email),
+        Err(e) => Err(e),
     }
 }
 
@@ -222,178 +129,111 @@ fn form_of(fields: &BTreeMap<String, String>) -> EnrolForm {
 }
 
 /// "We sent you a link": the same page whether the address was new or already had a card.
-fn check_email(ctx: &Ctx, lang: Lang, program: &ProgramView, email: &str) -> HttpResponse {
-    let context = json!({ "program": program, "email": email });
-    ctx.page(StatusCode::OK, "pages/check_email.html", lang, context)
+fn check_email(page: &Page, lang: Lang, program: &ProgramView, email: &str) -> AppResult<HttpResponse> {
+    page.render(StatusCode::OK, "pages/check_email.html", lang, json!({ "program": program, "email": email }))
 }
 
-pub async fn login_form(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    slug: web::Path<String>,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    match customer_pages::program_id(&db, slug.into_inner()).await {
-        Ok(program) => login_page(&ctx, StatusCode::OK, lang(&req, program.locale), &program, "", None),
-        Err(e) => ctx.error(lang(&req, Lang::En), &e),
-    }
+pub async fn login_form(page: Page, slug: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let program = customer_pages::program_id(page.db(), slug.into_inner()).await?;
+        let context = json!({ "program": program, "email": "", "error": null });
+        page.form(StatusCode::OK, "pages/login.html", page.lang(program.locale), context)
+    })
+    .await
 }
 
-fn login_page(
-    ctx: &Ctx,
-    status: StatusCode,
-    lang: Lang,
-    program: &ProgramView,
-    email: &str,
-    error: Option<&str>,
-) -> HttpResponse {
-    let (token, cookie) = csrf::token(ctx.req, secure(ctx.config));
-    let context = json!({ "program": program, "csrf": token, "email": email, "error": error });
-    with_cookie(ctx.page(status, "pages/login.html", lang, context), cookie)
-}
-
-pub async fn login_request(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    slug: web::Path<String>,
-    form: Form,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    let program = match customer_pages::program_id(&db, slug.into_inner()).await {
-        Ok(program) => program,
-        Err(e) => return ctx.error(lang(&req, Lang::En), &e),
-    };
-    let lang = lang(&req, program.locale);
-    if let Err(e) = csrf::check(&req, form.get(csrf::FIELD).map(String::as_str)) {
-        return ctx.error(lang, &e);
-    }
-    let raw = form.get("email").cloned().unwrap_or_default();
-    let Ok(email) = Email::parse(raw.clone()) else {
-        return login_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, lang, &program, &raw, Some("form.error.email"));
-    };
-    let limits = customer_auth::limits(&program.id, email.as_str(), client(&req).as_deref());
-    let sent = match customer_auth::rate_limit(&db, limits).await {
-        Ok(()) => {
-            let (program_id, address) = (program.id.clone(), email.as_str().to_owned());
-            db.write(move |c| customer_auth::send_link_in(c, &program_id, &address)).await
-        }
-        Err(e) => Err(e),
-    };
-    match sent {
-        Ok(()) => check_email(&ctx, lang, &program, email.as_str()),
-        Err(e) => ctx.error(lang, &e),
-    }
+pub async fn login_request(page: Page, slug: web::Path<String>, form: Form) -> HttpResponse {
+    page.respond(async {
+        let program = customer_pages::program_id(page.db(), slug.into_inner()).await?;
+        let lang = page.lang(program.locale);
+        page.check_csrf(&form)?;
+        let raw = form.get("email").cloned().unwrap_or_default();
+        let Ok(email) = Email::parse(raw.clone()) else {
+            let context = json!({ "program": program, "email": raw, "error": "form.error.email" });
+            return page.form(StatusCode::UNPROCESSABLE_ENTITY, "pages/login.html", lang, context);
+        };
+        let limits = customer_auth::limits(&program.id, email.as_str(), client(&page).as_deref());
+        customer_auth::rate_limit(page.db(), limits).await?;
+        let (program_id, address) = (program.id.clone(), email.as_str().to_owned());
+        page.db().write(move |c| customer_auth::send_link_in(c, &program_id, &address)).await?;
+        check_email(&page, lang, &program, email.as_str())
+    })
+    .await
 }
 
 /// The link from the e-mail shows a button rather than logging in on GET: mail scanners open
 /// links to check them, and would use up a single-use link before its owner does.
-pub async fn login_link(
-    req: HttpRequest,
-    deps: web::Data<Deps>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    token: web::Path<String>,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    let lang = lang(&req, Lang::En);
-    let usable = match customer_auth::link_usable(&deps.db, &deps.link_key, &token).await {
-        Ok(usable) => usable,
-        Err(e) => return ctx.error(lang, &e),
-    };
-    let (csrf_token, cookie) = csrf::token(&req, secure(&config));
-    let status = if usable { StatusCode::OK } else { StatusCode::GONE };
-    let context = json!({ "program": {"name": ""}, "usable": usable, "csrf": csrf_token, "action": req.path() });
-    with_cookie(ctx.page(status, "pages/login_link.html", lang, context), cookie)
+pub async fn login_link(page: Page, token: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let usable = customer_auth::link_usable(page.db(), &page.deps.link_key, &token).await?;
+        let status = if usable { StatusCode::OK } else { StatusCode::GONE };
+        let context = json!({ "program": {"name": ""}, "usable": usable, "action": page.req.path() });
+        page.form(status, "pages/login_link.html", page.lang(Lang::En), context)
+    })
+    .await
 }
 
-pub async fn login_use(
-    req: HttpRequest,
-    deps: web::Data<Deps>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    token: web::Path<String>,
-    form: Form,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    let lang = lang(&req, Lang::En);
-    if let Err(e) = csrf::check(&req, form.get(csrf::FIELD).map(String::as_str)) {
-        return ctx.error(lang, &e);
-    }
-    match customer_auth::use_link(&deps.db, &deps.link_key, &token).await {
-        Ok(logged_in) => {
-            let cookie = Cookie::build(SESSION_COOKIE, logged_in.session_token)
-                .path("/")
-                .http_only(true)
-                .secure(secure(&config))
-                .same_site(SameSite::Lax)
-                .max_age(actix_web::cookie::time::Duration::days(logged_in.max_age_days))
-                .finish();
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/c/{}", logged_in.card_link_token)))
-                .cookie(cookie)
-                .finish()
+pub async fn login_use(page: Page, token: web::Path<String>, form: Form) -> HttpResponse {
+    page.respond(async {
+        page.check_csrf(&form)?;
+        match customer_auth::use_link(page.db(), &page.deps.link_key, &token).await {
+            Ok(logged_in) => {
+                let cookie = Cookie::build(SESSION_COOKIE, logged_in.session_token)
+                    .path("/")
+                    .http_only(true)
+                    .secure(secure(&page.config))
+                    .same_site(SameSite::Lax)
+                    .max_age(actix_web::cookie::time::Duration::days(logged_in.max_age_days))
+                    .finish();
+                Ok(HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, format!("/c/{}", logged_in.card_link_token)))
+                    .cookie(cookie)
+                    .finish())
+            }
+            Err(e) if e.code() == "login_link_expired" => {
+                let context = json!({ "program": {"name": ""}, "usable": false, "action": "" });
+                page.render(StatusCode::GONE, "pages/login_link.html", page.lang(Lang::En), context)
+            }
+            Err(e) => Err(e),
         }
-        Err(e) if e.code() == "login_link_expired" => {
-            let context = json!({ "program": {"name": ""}, "usable": false, "csrf": "", "action": "" });
-            ctx.page(StatusCode::GONE, "pages/login_link.html", lang, context)
-        }
-        Err(e) => ctx.error(lang, &e),
-    }
+    })
+    .await
 }
 
-pub async fn logout(req: HttpRequest, db: web::Data<Db>, templates: web::Data<Templates>, form: Form) -> HttpResponse {
-    let lang = lang(&req, Lang::En);
-    if let Err(e) = csrf::check(&req, form.get(csrf::FIELD).map(String::as_str)) {
-        return error_page(&req, &templates, lang, &e);
-    }
-    if let Some(cookie) = req.cookie(SESSION_COOKIE)
-        && let Err(e) = customer_auth::logout(&db, cookie.value().to_owned()).await
-    {
-        return error_page(&req, &templates, lang, &e);
-    }
+fn session_removal() -> Cookie<'static> {
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();
-    let back = form.get("next").filter(|n| n.starts_with("/p/")).cloned().unwrap_or_else(|| "/".to_owned());
-    HttpResponse::SeeOther().insert_header((header::LOCATION, back)).cookie(gone).finish()
+    gone
 }
 
-pub async fn card_page(
-    req: HttpRequest,
-    deps: web::Data<Deps>,
-    google: web::Data<Channel>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    token: web::Path<String>,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    let first = lang(&req, Lang::En);
-    let view = match customer_pages::card(&deps.db, token.into_inner(), first, ctx.session()).await {
-        Ok(view) => view,
-        Err(e) => return ctx.error(first, &e),
-    };
-    let lang = lang(&req, view.customer_locale);
-    let qr = match qr_svg(&view.barcode) {
-        Ok(svg) => svg,
-        Err(e) => return ctx.error(lang, &e),
-    };
-    let public_url = config.public_url();
-    let referral_url = view.referral_path.as_ref().map(|p| format!("{public_url}{p}"));
-    let (csrf_token, cookie) = csrf::token(&req, secure(&config));
-    let signed_in = ctx.session().is_some();
-    let context = json!({
-        "program": view.program, "card": view, "qr": qr,
-        "referral_url": referral_url, "google": google.0.is_some(), "csrf": csrf_token, "signed_in": signed_in,
-    });
-    with_cookie(ctx.page(StatusCode::OK, "pages/card.html", lang, context), cookie)
+pub async fn logout(page: Page, form: Form) -> HttpResponse {
+    page.respond(async {
+        page.check_csrf(&form)?;
+        if let Some(cookie) = page.cookie(SESSION_COOKIE) {
+            customer_auth::logout(page.db(), cookie).await?;
+        }
+        let back = form.get("next").filter(|n| n.starts_with("/p/")).cloned().unwrap_or_else(|| "/".to_owned());
+        Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, back)).cookie(session_removal()).finish())
+    })
+    .await
+}
+
+pub async fn card_page(page: Page, google: web::Data<Channel>, token: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let session = page.cookie(SESSION_COOKIE);
+        let signed_in = session.is_some();
+        let view = customer_pages::card(page.db(), token.into_inner(), page.lang(Lang::En), session).await?;
+        let lang = page.lang(view.customer_locale);
+        let qr = qr_svg(&view.barcode)?;
+        let public_url = page.config.public_url();
+        let referral_url = view.referral_path.as_ref().map(|p| format!("{public_url}{p}"));
+        let context = json!({
+            "program": view.program, "card": view, "qr": qr,
+            "referral_url": referral_url, "google": google.0.is_some(), "signed_in": signed_in,
+        });
+        page.form(StatusCode::OK, "pages/card.html", lang, context)
+    })
+    .await
 }
 
 /// The card's QR code as inline SVG: crisp at any size, no image request, a few KB.
@@ -414,71 +254,42 @@ fn qr_svg(payload: &str) -> Result<String, AppError> {
 }
 
 /// "Download my data": the export as a JSON file.
-pub async fn data_export(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    token: web::Path<String>,
-) -> HttpResponse {
-    let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    match privacy::export(&db, token.into_inner(), session).await {
-        Ok(data) => HttpResponse::Ok()
+pub async fn data_export(page: Page, token: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let data = privacy::export(page.db(), token.into_inner(), page.cookie(SESSION_COOKIE)).await?;
+        Ok(HttpResponse::Ok()
             .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"my-loyalty-data.json\""))
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(data),
-        Err(e) => error_page(&req, &templates, lang(&req, Lang::En), &e),
-    }
+            .json(data))
+    })
+    .await
 }
 
 /// "Delete my account": a confirmation first; erasure cannot be undone.
-pub async fn delete_confirm(
-    req: HttpRequest,
-    deps: web::Data<Deps>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    token: web::Path<String>,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    let first = lang(&req, Lang::En);
-    let view = match customer_pages::card(&deps.db, token.into_inner(), first, ctx.session()).await {
-        Ok(view) if view.manage => view,
-        Ok(_) => return ctx.error(first, &AppError::unauthorized("login_required", "log in first")),
-        Err(e) => return ctx.error(first, &e),
-    };
-    let lang = lang(&req, view.customer_locale);
-    let (csrf_token, cookie) = csrf::token(&req, secure(&config));
-    let context = json!({ "program": view.program, "card": view, "csrf": csrf_token });
-    with_cookie(ctx.page(StatusCode::OK, "pages/delete.html", lang, context), cookie)
+pub async fn delete_confirm(page: Page, token: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let session = page.cookie(SESSION_COOKIE);
+        let view = customer_pages::card(page.db(), token.into_inner(), page.lang(Lang::En), session).await?;
+        if !view.manage {
+            return Err(AppError::unauthorized("login_required", "log in first"));
+        }
+        let lang = page.lang(view.customer_locale);
+        page.form(StatusCode::OK, "pages/delete.html", lang, json!({ "program": view.program, "card": view }))
+    })
+    .await
 }
 
-pub async fn delete_account(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    templates: web::Data<Templates>,
-    assets: web::Data<Assets>,
-    config: web::Data<Config>,
-    token: web::Path<String>,
-    form: Form,
-) -> HttpResponse {
-    let ctx = ctx!(req, templates, assets, config);
-    let lang = lang(&req, Lang::En);
-    if let Err(e) = csrf::check(&req, form.get(csrf::FIELD).map(String::as_str)) {
-        return ctx.error(lang, &e);
-    }
-    if form.get("confirm").is_none() {
-        let error = AppError::invalid_field("confirm", "tick the box to confirm");
-        return ctx.error(lang, &error);
-    }
-    match privacy::erase(&db, token.into_inner(), ctx.session()).await {
-        Ok(slug) => {
-            let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
-            gone.make_removal();
-            let context = json!({ "program": {"name": "", "slug": slug} });
-            let mut response = ctx.page(StatusCode::OK, "pages/deleted.html", lang, context);
-            let _ = response.add_cookie(&gone);
-            response
+pub async fn delete_account(page: Page, token: web::Path<String>, form: Form) -> HttpResponse {
+    page.respond(async {
+        page.check_csrf(&form)?;
+        if !form.contains_key("confirm") {
+            return Err(AppError::invalid_field("confirm", "tick the box to confirm"));
         }
-        Err(e) => ctx.error(lang, &e),
-    }
+        let slug = privacy::erase(page.db(), token.into_inner(), page.cookie(SESSION_COOKIE)).await?;
+        let context = json!({ "program": {"name": "", "slug": slug} });
+        let mut response = page.render(StatusCode::OK, "pages/deleted.html", page.lang(Lang::En), context)?;
+        let _ = response.add_cookie(&session_removal());
+        Ok(response)
+    })
+    .await
 }

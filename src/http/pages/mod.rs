@@ -12,7 +12,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::render::{Lang, Templates};
 
 /// Scripts and styles from us only; frames nowhere; forms post to us only.
@@ -98,6 +98,103 @@ pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &
     html(req, templates, status, "pages/error.html", lang, context).unwrap_or_else(|_| {
         HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(status.to_string())
     })
+}
+
+/// What every page handler works with, taken from the app's data in one extractor.
+pub struct Page {
+    pub req: HttpRequest,
+    pub templates: web::Data<Templates>,
+    pub assets: web::Data<assets::Assets>,
+    pub config: web::Data<crate::config::Config>,
+    pub deps: web::Data<crate::jobs::Deps>,
+}
+
+impl actix_web::FromRequest for Page {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        fn data<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, AppError> {
+            req.app_data::<web::Data<T>>().cloned().ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("{} is not in the app data", std::any::type_name::<T>()))
+            })
+        }
+        std::future::ready((|| {
+            Ok(Page {
+                req: req.clone(),
+                templates: data(req)?,
+                assets: data(req)?,
+                config: data(req)?,
+                deps: data(req)?,
+            })
+        })())
+    }
+}
+
+impl Page {
+    pub fn db(&self) -> &crate::db::Db {
+        &self.deps.db
+    }
+
+    /// The visitor's language, `fallback` when nothing they sent names one of ours.
+    pub fn lang(&self, fallback: Lang) -> Lang {
+        lang(&self.req, fallback)
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.req.cookie(name).map(|c| c.value().to_owned())
+    }
+
+    /// Renders a page; the context gets the assets' version for the `?v=` of their links.
+    pub fn render(
+        &self,
+        status: StatusCode,
+        name: &str,
+        lang: Lang,
+        mut context: serde_json::Value,
+    ) -> AppResult<HttpResponse> {
+        context["v"] = serde_json::json!(self.assets.version);
+        html(&self.req, &self.templates, status, name, lang, context)
+    }
+
+    /// Like [`render`](Self::render), for a page with a form: its CSRF token is `csrf` in the
+    /// context, and the cookie is set when the visitor has none yet.
+    pub fn form(
+        &self,
+        status: StatusCode,
+        name: &str,
+        lang: Lang,
+        mut context: serde_json::Value,
+    ) -> AppResult<HttpResponse> {
+        let (token, cookie) = csrf::token(&self.req, secure(&self.config));
+        context["csrf"] = serde_json::json!(token);
+        let mut response = self.render(status, name, lang, context)?;
+        if let Some(cookie) = cookie {
+            let _ = response.add_cookie(&cookie);
+        }
+        Ok(response)
+    }
+
+    /// Refuses a posted form whose CSRF token is missing or wrong.
+    pub fn check_csrf(&self, form: &std::collections::BTreeMap<String, String>) -> AppResult<()> {
+        csrf::check(&self.req, form.get(csrf::FIELD).map(String::as_str))
+    }
+
+    /// The handler's answer, or its error as a page in the visitor's language.
+    pub async fn respond(&self, handler: impl std::future::Future<Output = AppResult<HttpResponse>>) -> HttpResponse {
+        match handler.await {
+            Ok(response) => response,
+            Err(error) => {
+                let mut response = error_page(&self.req, &self.templates, self.lang(Lang::En), &error);
+                if let AppError::TooManyRequests { retry_after_seconds } = error
+                    && let Ok(value) = header::HeaderValue::from_str(&retry_after_seconds.to_string())
+                {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
+        }
+    }
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
