@@ -380,8 +380,10 @@ pub async fn card_page(
     let referral_url = view.referral_path.as_ref().map(|p| format!("{public_url}{p}"));
     let (csrf_token, cookie) = csrf::token(&req, secure(&config));
     let signed_in = ctx.session().is_some();
+    // The SVG is ours (rendered from the card's barcode): card.html prints it with `|safe`. A
+    // minijinja safe string would not survive this serde_json context.
     let context = json!({
-        "program": view.program, "card": view, "qr": minijinja::Value::from_safe_string(qr),
+        "program": view.program, "card": view, "qr": qr,
         "referral_url": referral_url, "google": google.0.is_some(), "csrf": csrf_token, "signed_in": signed_in,
     });
     with_cookie(ctx.page(StatusCode::OK, "pages/card.html", lang, context), cookie)
