@@ -7,6 +7,7 @@ mod helpers;
 
 mod apple_wallet;
 mod auth;
+mod browser;
 mod cards;
 mod customers;
 mod errors;

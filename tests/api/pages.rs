@@ -129,7 +129,7 @@ async fn the_program_page_is_light_safe_and_in_the_visitors_language() {
     assert!(page.body.len() < 100 * 1024, "{} bytes", page.body.len());
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
     let cookie = page.set_cookie("csrf").expect("a CSRF cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     // The stylesheet it links is served, cacheable, under its version.

@@ -57,7 +57,10 @@ pub fn html(
     response
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // Not "no-referrer": with it browsers send `Origin: null` on our own form posts, which the
+        // CSRF check refuses. "same-origin" still keeps the card's secret URL from other sites.
+        // (The <meta name="referrer"> of pages/_layout.html says the same.)
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::VARY, "Accept-Language, Cookie"))

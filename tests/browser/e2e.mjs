@@ -1,0 +1,363 @@
+// End-to-end test in Debian's headless Chromium, on a phone-sized viewport: a customer enrols on
+// /p/demo, opens the card from the welcome e-mail, a cashier records a purchase on /staff, the
+// card shows the new balance; form errors and CSRF refusals too. Each step saves a screenshot and
+// checks the text on the page. Exits non-zero on the first failed check.
+//
+//   node tests/browser/e2e.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR
+//
+// or E2E_BASE_URL, E2E_MAIL_DIR, E2E_SCREENSHOT_DIR; E2E_STAFF_EMAIL and E2E_STAFF_PASSWORD are
+// the cashier's login (cashier@demo.test and the demo password). Run by tests/api/browser.rs.
+
+import { chromium } from 'playwright-core';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [argBase, argMail, argShots] = process.argv.slice(2);
+const BASE = (argBase ?? process.env.E2E_BASE_URL ?? '').replace(/\/+$/, '');
+const MAIL_DIR = argMail ?? process.env.E2E_MAIL_DIR;
+const SHOT_DIR = argShots ?? process.env.E2E_SCREENSHOT_DIR;
+const STAFF_EMAIL = process.env.E2E_STAFF_EMAIL ?? 'cashier@demo.test';
+const STAFF_PASSWORD = process.env.E2E_STAFF_PASSWORD;
+const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
+if (!BASE || !MAIL_DIR || !SHOT_DIR || !STAFF_PASSWORD) {
+  console.error('usage: node e2e.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR (and E2E_STAFF_PASSWORD in the environment)');
+  process.exit(2);
+}
+
+// The viewport of a mid-size phone; screenshots are taken at twice that in pixels.
+const VIEWPORT = { width: 390, height: 844 };
+const SCALE = 2;
+const TIMEOUT_MS = 10_000;
+
+class CheckFailed extends Error {}
+function check(ok, message) {
+  if (!ok) throw new CheckFailed(message);
+}
+function passed(message) {
+  console.log(`ok   ${message}`);
+}
+
+// Hand-written `expect`: waits for the text of the first match of `selector` to satisfy `want`
+// (a string: equal after trimming and collapsing spaces; a RegExp: matches).
+async function expectText(page, selector, want, what = selector) {
+  const locator = page.locator(selector).first();
+  const deadline = Date.now() + TIMEOUT_MS;
+  let last = null;
+  for (;;) {
+    if ((await locator.count()) > 0 && (await locator.isVisible())) {
+      last = ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+      if (typeof want === 'string' ? last === want : want.test(last)) return last;
+    }
+    if (Date.now() > deadline) {
+      const seen = last === null ? 'it is missing or hidden' : `it says ${JSON.stringify(last)}`;
+      throw new CheckFailed(`${what} should say ${want instanceof RegExp ? want : JSON.stringify(want)}, but ${seen} (${page.url()})`);
+    }
+    await page.waitForTimeout(100);
+  }
+}
+
+async function expectVisible(page, selector, what = selector) {
+  try {
+    await page.locator(selector).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+  } catch {
+    throw new CheckFailed(`${what} should be visible on ${page.url()}`);
+  }
+}
+
+async function expectAbsent(page, selector, what = selector) {
+  const n = await page.locator(selector).count();
+  check(n === 0, `${what} should not be on ${page.url()} (found ${n})`);
+}
+
+// Clicks a submit button and waits for the page it leads to; returns that page's HTTP status.
+async function submit(page, selector) {
+  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
+  check(response, `clicking ${selector} should load a page`);
+  return response.status();
+}
+
+function expectStatus(actual, want, what) {
+  check(actual === want, `${what}; it answered ${actual}`);
+}
+
+async function goto(page, url) {
+  lastPage = page;
+  const response = await page.goto(url, { waitUntil: 'load' });
+  check(response, `opening ${url} should load a page`);
+  return response.status();
+}
+
+// A screenshot of the viewport, checked to be a PNG of the phone's size in device pixels.
+let shotNumber = 0;
+let lastPage = null;
+async function screenshot(page, name) {
+  lastPage = page;
+  shotNumber += 1;
+  const path = join(SHOT_DIR, `${String(shotNumber).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path, fullPage: false });
+  check(existsSync(path), `screenshot ${path} should exist`);
+  const png = readFileSync(path);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  check(png.length > 24 && png.subarray(0, 8).equals(signature) && png.toString('latin1', 12, 16) === 'IHDR', `${path} should be a PNG`);
+  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  const want = [VIEWPORT.width * SCALE, VIEWPORT.height * SCALE];
+  check(width === want[0] && height === want[1], `${path} should be ${want[0]}×${want[1]}, is ${width}×${height}`);
+  console.log(`     screenshot ${path}`);
+}
+
+// --- The welcome e-mail: a .eml file per message (lettre's file transport) ---------------------
+
+function decodeQuotedPrintable(text) {
+  const bytes = [];
+  const soft = text.replace(/=\r?\n/g, '');
+  for (let i = 0; i < soft.length; i += 1) {
+    const hex = soft.slice(i + 1, i + 3);
+    if (soft[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(soft[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function splitEntity(raw) {
+  const at = raw.search(/\r?\n\r?\n/);
+  const head = at < 0 ? raw : raw.slice(0, at);
+  const body = at < 0 ? '' : raw.slice(at).replace(/^\r?\n\r?\n/, '');
+  const headers = {};
+  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { headers, body };
+}
+
+// Every text part of a MIME message, decoded (quoted-printable, base64, or as is).
+function textParts(raw) {
+  const { headers, body } = splitEntity(raw);
+  const type = headers['content-type'] ?? 'text/plain';
+  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
+  if (/^multipart\//i.test(type) && boundary) {
+    const parts = body.split(`--${boundary}`).slice(1);
+    return parts.filter((p) => !p.startsWith('--')).flatMap((p) => textParts(p.replace(/^\r?\n/, '')));
+  }
+  const encoding = (headers['content-transfer-encoding'] ?? '').toLowerCase();
+  if (encoding === 'quoted-printable') return [decodeQuotedPrintable(body)];
+  if (encoding === 'base64') return [Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')];
+  return [body];
+}
+
+// Waits for the newest .eml sent to `address` and returns the card link in it.
+async function cardLinkFromMail(address) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const files = existsSync(MAIL_DIR) ? readdirSync(MAIL_DIR).filter((f) => f.endsWith('.eml')) : [];
+    const newestFirst = files
+      .map((f) => ({ path: join(MAIL_DIR, f), mtime: statSync(join(MAIL_DIR, f)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const { path } of newestFirst) {
+      const raw = readFileSync(path, 'utf8');
+      const to = splitEntity(raw).headers.to ?? '';
+      if (!to.toLowerCase().includes(address.toLowerCase())) continue;
+      for (const text of textParts(raw)) {
+        const link = /https?:\/\/[^\s"'<>]+\/c\/[A-Za-z0-9_-]+/.exec(text)?.[0];
+        if (link) return { link, path };
+      }
+      throw new CheckFailed(`the e-mail ${path} to ${address} has no /c/... card link`);
+    }
+    if (Date.now() > deadline) {
+      throw new CheckFailed(
+        `no e-mail to ${address} in ${MAIL_DIR} after ${TIMEOUT_MS / 1000} s (${files.length} .eml file(s) there)`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// --- The steps ---------------------------------------------------------------------------------
+
+async function run(browser) {
+  mkdirSync(SHOT_DIR, { recursive: true });
+  const phone = {
+    viewport: VIEWPORT,
+    deviceScaleFactor: SCALE,
+    isMobile: true,
+    hasTouch: true,
+    // The demo program is French; an English phone gets the English pages.
+    locale: 'en-US',
+  };
+  const customerContext = await browser.newContext(phone);
+  customerContext.setDefaultTimeout(TIMEOUT_MS);
+  const customer = await customerContext.newPage();
+  const firstName = 'Zoé';
+  const email = `e2e-${randomBytes(6).toString('hex')}@example.com`;
+
+  // a. The enrolment form, its errors.
+  expectStatus(await goto(customer, `${BASE}/p/demo`), 200, 'GET /p/demo should answer 200');
+  await expectText(customer, 'h1', 'Join Demo Café', 'the enrolment page title');
+  await expectVisible(customer, '#enrol-submit');
+  await screenshot(customer, 'enrol-form');
+  passed('a. /p/demo shows the enrolment form');
+
+  expectStatus(await submit(customer, '#enrol-submit'), 422, 'an empty form should answer 422');
+  await expectText(customer, '#form-errors', 'Please correct the fields marked below.');
+  await expectText(customer, '#first_name-error', 'Enter your first name (up to 100 characters).');
+  await expectText(customer, '#email-error', 'Enter a valid e-mail address, like name@example.com.');
+  await expectText(customer, '#consent_terms-error', 'Accept the terms to join the programme.');
+  await expectAbsent(customer, '#phone-error', 'an error for the optional phone');
+  await screenshot(customer, 'enrol-empty-errors');
+  passed('a. an empty form answers 422 with the first name, e-mail and terms errors');
+
+  await customer.fill('#first_name', firstName);
+  await customer.fill('#email', 'not-an-email');
+  await customer.check('#consent_terms');
+  expectStatus(await submit(customer, '#enrol-submit'), 422, 'a bad e-mail should answer 422');
+  await expectText(customer, '#email-error', 'Enter a valid e-mail address, like name@example.com.');
+  await expectAbsent(customer, '#first_name-error', 'the first-name error once it is filled in');
+  await expectAbsent(customer, '#consent_terms-error', 'the terms error once they are ticked');
+  check((await customer.inputValue('#first_name')) === firstName, 'the first name should be kept after an error');
+  check(await customer.isChecked('#consent_terms'), 'the terms box should stay ticked after an error');
+  await screenshot(customer, 'enrol-bad-email');
+  passed('a. a bad e-mail answers 422 with its error only, the other fields kept');
+
+  // b. Enrolment.
+  await customer.fill('#email', email);
+  expectStatus(await submit(customer, '#enrol-submit'), 200, 'a valid enrolment should answer 200');
+  await expectText(customer, '#check-email', `We sent you a link to your card at ${email}.`);
+  await expectText(customer, 'h1', 'Check your e-mail');
+  await screenshot(customer, 'check-email');
+  passed(`b. ${email} enrolled; the page says to check the e-mail`);
+
+  // c. The link from the welcome e-mail opens the card.
+  const { link, path } = await cardLinkFromMail(email);
+  check(link.startsWith(`${BASE}/c/`), `the e-mail's card link ${link} should be on ${BASE}`);
+  passed(`c. the welcome e-mail ${path} links to ${link}`);
+  expectStatus(await goto(customer, link), 200, `the card link ${link} should answer 200`);
+  await expectText(customer, 'h1', `Hello ${firstName}`);
+  await expectText(customer, '#balance', '0 points', 'the balance');
+  check((await customer.getAttribute('#balance', 'data-points')) === '0', 'data-points should be 0');
+  await expectVisible(customer, '.qr svg', 'the QR code');
+  const qr = await customer.locator('.qr svg').boundingBox();
+  check(qr && qr.width >= 200 && qr.height >= 200, `the QR code should be at least 200 px wide, is ${qr?.width}×${qr?.height}`);
+  const cardNumber = await expectText(customer, '#card-number', /^\d{4} \d{4} \d{4}$/, 'the card number');
+  await expectVisible(customer, '#apple-wallet');
+  await expectText(customer, '#history-empty', 'No transaction yet.');
+  await screenshot(customer, 'card-new');
+  passed(`c. the card page shows 0 points, a ${Math.round(qr.width)} px QR code and the number ${cardNumber}`);
+
+  // d. The cashier's phone: log in on /staff, find the card, record 12.50 EUR.
+  const cashierContext = await browser.newContext(phone);
+  cashierContext.setDefaultTimeout(TIMEOUT_MS);
+  const cashier = await cashierContext.newPage();
+  const staffStatus = await goto(cashier, `${BASE}/staff`);
+  check(staffStatus === 200, `GET /staff should answer 200, answered ${staffStatus}`);
+  await expectVisible(cashier, '#login-email', 'the staff login form');
+  await cashier.fill('#login-email', STAFF_EMAIL);
+  await cashier.fill('#login-password', STAFF_PASSWORD);
+  await screenshot(cashier, 'staff-login');
+  await cashier.click('#login-submit');
+  await expectVisible(cashier, '#card-input', 'the card field after logging in');
+  passed(`d. ${STAFF_EMAIL} logged in on /staff`);
+
+  await cashier.fill('#card-input', cardNumber);
+  await cashier.click('#card-submit');
+  await expectText(cashier, '#card-name', new RegExp(firstName), "the customer's first name");
+  await expectText(cashier, '#card-balance', /(^|\D)0(\D|$)/, "the customer's balance");
+  await screenshot(cashier, 'staff-card');
+  passed(`d. the card ${cardNumber} shows ${firstName} and a balance of 0`);
+
+  await cashier.fill('#amount', '12.50');
+  await cashier.click('#purchase-submit');
+  await expectText(cashier, '#result', /(^|\D)12(\D|$)/, 'the confirmation (12 points earned)');
+  await expectAbsent(cashier, '#error:visible', 'an error after the purchase');
+  await screenshot(cashier, 'staff-purchase');
+  passed('d. 12.50 EUR recorded: the cashier sees 12 points earned');
+
+  // e. The customer's card shows the new balance and the purchase.
+  check((await customer.reload({ waitUntil: 'load' }))?.status() === 200, 'reloading the card should answer 200');
+  await expectText(customer, '#balance', '12 points', 'the balance after the purchase');
+  check((await customer.getAttribute('#balance', 'data-points')) === '12', 'data-points should be 12');
+  await expectText(customer, '#history li', /Purchase.*\+12$/, 'the history');
+  await screenshot(customer, 'card-after-purchase');
+  passed('e. the card shows 12 points and the purchase in its history');
+
+  // f. CSRF: a post without the token, and forms from another origin, are refused.
+  const fields = { first_name: 'X', email: 'x@example.com', consent_terms: 'on' };
+  const noToken = await customer.evaluate(async (body) => {
+    const response = await fetch('/p/demo', { method: 'POST', body: new URLSearchParams(body) });
+    return response.status;
+  }, fields);
+  check(noToken === 403, `a same-origin POST without the csrf field should answer 403, answered ${noToken}`);
+  passed('f. a POST /p/demo without the csrf field answers 403');
+
+  // The customer's cookie and the right token, but another Origin: refused for the Origin alone
+  // (the same request from our origin gets past the check, to the form's own 422).
+  expectStatus(await goto(customer, `${BASE}/p/demo`), 200, 'GET /p/demo should answer 200');
+  const token = await customer.inputValue('input[name=csrf]');
+  const withToken = { ...fields, email: 'not-an-email', csrf: token };
+  const ours = await customerContext.request.post(`${BASE}/p/demo`, { form: withToken, headers: { Origin: BASE } });
+  check(ours.status() === 422, `a POST with the token from our origin should reach the form check (422), answered ${ours.status()}`);
+  const forged = await customerContext.request.post(`${BASE}/p/demo`, {
+    form: withToken,
+    headers: { Origin: 'https://evil.example' },
+  });
+  check(forged.status() === 403, `a POST with the token from https://evil.example should answer 403, answered ${forged.status()}`);
+  passed('f. the same form with a valid token but another Origin answers 403');
+
+  // A forged form on another site, posted by the browser itself: Chromium sends that site's
+  // Origin and, the cookie being SameSite=Strict, no csrf cookie.
+  const evil = 'http://evil.example';
+  await customerContext.route(`${evil}/**`, (route) =>
+    route.fulfill({
+      contentType: 'text/html; charset=utf-8',
+      body: `<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">
+        <form method="post" action="${BASE}/p/demo">
+          ${Object.entries({ ...fields, csrf: token }).map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`).join('')}
+          <button id="forged-submit" type="submit">Win a prize</button>
+        </form>`,
+    }),
+  );
+  const attacker = await customerContext.newPage();
+  expectStatus(await goto(attacker, `${evil}/prize`), 200, `the forged page ${evil}/prize should load`);
+  expectStatus(await submit(attacker, '#forged-submit'), 403, `a form posted from ${evil} should answer 403`);
+  await expectText(attacker, 'h1', 'Please try again', 'the error page title');
+  await expectText(attacker, 'p.lead', 'This form has expired. Go back, reload the page and send it again.');
+  await screenshot(attacker, 'csrf-forged-form');
+  passed(`f. a form posted from ${evil} answers 403 with the error page`);
+
+  await cashierContext.close();
+  await customerContext.close();
+}
+
+const started = Date.now();
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  // playwright-core adds --no-sandbox (chromiumSandbox is off) and a fresh temporary profile.
+  args: [
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+let code = 0;
+try {
+  await run(browser);
+  console.log(`all browser steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+} catch (error) {
+  code = 1;
+  console.error(error instanceof CheckFailed ? `FAIL ${error.message}` : `FAIL ${error.stack ?? error}`);
+  if (lastPage && !lastPage.isClosed()) {
+    await lastPage.screenshot({ path: join(SHOT_DIR, 'failed.png') }).catch(() => {});
+  }
+  console.error(`     screenshots so far, and the page at the failure (failed.png): ${SHOT_DIR}`);
+} finally {
+  await browser.close();
+}
+process.exit(code);
