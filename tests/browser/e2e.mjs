@@ -284,6 +284,48 @@ async function run(browser) {
   await screenshot(customer, 'card-after-purchase');
   passed('e. the card shows 12 points and the purchase in its history');
 
+  // g. The cashier's decoder (the vendored BarcodeDetector polyfill the scanner loads where the
+  // browser has no native one, as here) reads the card page's QR code, and the payload it reads
+  // finds the same card on /staff: what a camera scan does, from the pixels of our SVG.
+  const payload = await customer.evaluate(async () => {
+    const svg = document.querySelector('.qr svg');
+    const image = new Image();
+    image.src = 'data:image/svg+xml;base64,' + btoa(new XMLSerializer().serializeToString(svg));
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    [canvas.width, canvas.height] = [480, 480];
+    canvas.getContext('2d').drawImage(image, 0, 0, 480, 480);
+    await new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      [script.src, script.onload, script.onerror] = ['/assets/vendor/barcode-detector.js', resolve, reject];
+      document.head.appendChild(script);
+    });
+    const api = window.BarcodeDetectionAPI;
+    api.prepareZXingModule({
+      overrides: { locateFile: (path, prefix) => (path.endsWith('.wasm') ? '/assets/vendor/zxing_reader.wasm' : prefix + path) },
+      fireImmediately: true,
+    });
+    const found = await new api.BarcodeDetector({ formats: ['qr_code'] }).detect(canvas);
+    return found.map((code) => code.rawValue);
+  });
+  check(payload.length === 1 && payload[0].length >= 16, `the QR code should decode to one payload, decoded ${JSON.stringify(payload)}`);
+  check(!payload[0].replace(/\D/g, '').includes(cardNumber.replace(/\D/g, '')), 'the QR code should not be the bare card number');
+  await cashier.click('#card-close');
+  await cashier.fill('#card-input', payload[0]);
+  await cashier.click('#card-submit');
+  await expectText(cashier, '#card-name', new RegExp(firstName), "the scanned card's first name");
+  await expectText(cashier, '#card-balance', /(^|\D)12(\D|$)/, "the scanned card's balance");
+  passed(`g. the QR code decodes (zxing-wasm) to a ${payload[0].length}-character payload that finds ${firstName}'s card on /staff`);
+
+  // h. Usable at 360 px: nothing wider than a small phone's screen on the card and the scanner.
+  for (const [page, what] of [[customer, 'the card page'], [cashier, 'the staff scanner']]) {
+    await page.setViewportSize({ width: 360, height: 740 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(wide <= 360, `${what} should fit 360 px without scrolling sideways, is ${wide} px wide`);
+    await page.setViewportSize(VIEWPORT);
+  }
+  passed('h. the card page and the staff scanner fit a 360 px wide screen');
+
   // f. CSRF: a post without the token, and forms from another origin, are refused.
   const fields = { first_name: 'X', email: 'x@example.com', consent_terms: 'on' };
   const noToken = await customer.evaluate(async (body) => {
