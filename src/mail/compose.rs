@@ -32,6 +32,8 @@ pub struct Recipient {
 pub struct Links<'a> {
     pub public_url: &'a str,
     pub link_key: &'a LinkKey,
+    /// False with the development signing chain: iPhones refuse those passes.
+    pub apple_wallet: bool,
     pub google_wallet: bool,
 }
 
@@ -53,7 +55,7 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
     let mut subject_args = vec![("program", to.program_name.clone()), ("first_name", to.first_name.clone())];
     let extra = match mail {
         Mail::Welcome { .. } => json!({
-            "apple_url": format!("{card_url}/pass.pkpass"),
+            "apple_url": links.apple_wallet.then(|| format!("{card_url}/pass.pkpass")),
             "google_url": links.google_wallet.then(|| format!("{card_url}/google")),
             "referral_url": to.referral_code.as_ref().map(|code| format!("{}/r/{code}", links.public_url)),
         }),
@@ -155,7 +157,12 @@ async fn send(deps: &Deps, mail: &Mail) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let links = Links { public_url: &deps.public_url, link_key: &deps.link_key, google_wallet: deps.google.is_some() };
+    let links = Links {
+        public_url: &deps.public_url,
+        link_key: &deps.link_key,
+        apple_wallet: !deps.apple.development,
+        google_wallet: deps.google.is_some(),
+    };
     let composed = compose(&deps.templates, mail, &recipient, &links)?;
     let message = message(deps.mailer.from(), &recipient, composed)?;
     deps.mailer.send(message).await?;

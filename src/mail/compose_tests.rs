@@ -24,7 +24,7 @@ fn recipient(lang: Lang) -> Recipient {
 const URL: &str = "https://loyalty.example";
 
 fn links(key: &LinkKey, google_wallet: bool) -> Links<'_> {
-    Links { public_url: URL, link_key: key, google_wallet }
+    Links { public_url: URL, link_key: key, apple_wallet: true, google_wallet }
 }
 
 fn ids() -> (String, String) {
@@ -169,6 +169,14 @@ fn welcome_offers_google_wallet_only_when_configured_and_the_referral_link_only_
         assert!(!body.contains("/google") && !body.contains("Google Wallet"), "{body}");
         assert!(!body.contains("/r/") && !body.contains("Parrainez"), "{body}");
         assert!(body.contains(&apple), "{body}");
+    }
+
+    // Signed with the development chain, a pass would be refused by every iPhone: no Apple link.
+    let dev = Links { apple_wallet: false, ..links(&key, false) };
+    let without_apple = compose(&templates, &mail, &recipient(Lang::En), &dev).unwrap();
+    for body in [&without_apple.html, &without_apple.text] {
+        assert!(!body.contains("pass.pkpass") && !body.contains("Apple Wallet"), "{body}");
+        assert!(!body.contains("Keep it on your phone"), "no wallet heading without a wallet: {body}");
     }
 }
 

@@ -461,3 +461,44 @@ async fn a_signed_in_customer_downloads_their_data_and_erases_their_account() {
     // The address is free again: Zoé may come back as a new customer.
     app.enrol("zoe@example.fr").await;
 }
+
+#[tokio::test]
+async fn a_browser_that_enrols_as_its_own_referee_is_spotted_by_its_device_cookie() {
+    let app = spawn_app().await;
+    let settings = json!({"enabled": true, "min_purchase_cents": 100, "referrer_points": 10, "referee_points": 10});
+    let (status, _) =
+        app.send(Method::PUT, "/api/v1/program/referral", Some(&app.staff.manager), None, Some(&settings)).await;
+    assert_eq!(status, StatusCode::OK);
+    // The same phone enrols twice, under two addresses, the second time through its own link.
+    let mut phone = Phone::new(&app, "en");
+    let first = phone.submit("/p/shop", &ZOE).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(phone.cookies.contains_key("device"), "the enrolment page gives the browser an id");
+    let code: String = app
+        .db
+        .read(|c| {
+            use diesel::prelude::*;
+            use encarte::db::schema::cards;
+            Ok(cards::table.select(cards::referral_code).first::<Option<String>>(c)?.unwrap())
+        })
+        .await
+        .unwrap();
+    let second = [("first_name", "Zoé"), ("email", "zoe.bis@example.org"), ("consent_terms", "on")];
+    assert_eq!(phone.submit(&format!("/r/{code}"), &second).await.status, StatusCode::OK);
+    assert_eq!(app.count("customers", "device_key IS NOT NULL").await, 2);
+    assert_eq!(app.count("referrals", "status = 'rejected' AND reason = 'self_referral'").await, 1);
+}
+
+#[tokio::test]
+async fn with_the_development_chain_the_card_page_offers_no_apple_wallet_button() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        (c.apple_cert, c.apple_key, c.apple_wwdr) = (None, None, None);
+    })
+    .await;
+    assert!(app.deps.apple.development);
+    let card = app.enrol("zoe@example.fr").await;
+    let path = card["apple_pass_path"].as_str().unwrap().trim_end_matches("/pass.pkpass").to_owned();
+    let page = Phone::new(&app, "en").get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("apple-wallet"), "an iPhone would refuse the pass: no button");
+}

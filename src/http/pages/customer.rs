@@ -10,13 +10,18 @@ use serde_json::json;
 use super::{Page, secure};
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
+use crate::domain::text::DeviceId;
 use crate::error::{AppError, AppResult};
 use crate::http::google::Channel;
 use crate::render::Lang;
 use crate::service::customer_pages::{self, EnrolForm, FieldErrors, Invitation, ProgramView};
+use crate::service::customers::Enrolment;
 use crate::service::{customer_auth, privacy};
 
 pub const SESSION_COOKIE: &str = "encarte_session";
+/// A random id of the visitor's browser, sent with an enrolment so that the referral checks can
+/// spot one browser enrolling as its own referee (only its salted hash is stored).
+const DEVICE_COOKIE: &str = "device";
 
 type Form = web::Form<BTreeMap<String, String>>;
 
@@ -47,7 +52,18 @@ fn enrol_page(page: &Page, status: StatusCode, lang: Lang, view: EnrolView) -> A
         "program": view.program, "invitation": view.invitation, "form": view.form, "errors": view.errors,
         "action": action, "card_link": view.card_link,
     });
-    page.form(status, "pages/enrol.html", lang, context)
+    let mut response = page.form(status, "pages/enrol.html", lang, context)?;
+    if page.cookie(DEVICE_COOKIE).is_none() {
+        let device = Cookie::build(DEVICE_COOKIE, crate::domain::card::random_token(32))
+            .path("/")
+            .http_only(true)
+            .secure(secure(&page.config))
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::days(730))
+            .finish();
+        let _ = response.add_cookie(&device);
+    }
+    Ok(response)
 }
 
 pub async fn program_page(page: Page, slug: web::Path<String>) -> HttpResponse {
@@ -100,7 +116,7 @@ async fn submit(
     let form = form_of(&fields);
     let referral = invitation.as_ref().and_then(|inv| ReferralCode::parse(&inv.code).ok());
     let input = match form.parse(lang, referral) {
-        Ok(input) => input,
+        Ok(input) => Enrolment { device_id: page.cookie(DEVICE_COOKIE).and_then(|d| DeviceId::parse(d).ok()), ..input },
         Err(errors) => {
             let view = EnrolView { form: &form, errors: &errors, ..EnrolView::empty(&program, invitation.as_ref()) };
             return enrol_page(page, StatusCode::UNPROCESSABLE_ENTITY, lang, view);
@@ -230,6 +246,8 @@ pub async fn card_page(page: Page, google: web::Data<Channel>, token: web::Path<
         let context = json!({
             "program": view.program, "card": view, "qr": qr,
             "referral_url": referral_url, "google": google.0.is_some(), "signed_in": signed_in,
+            // The development chain signs passes that iPhones refuse: no button that can't work.
+            "apple": !page.deps.apple.development,
         });
         page.form(StatusCode::OK, "pages/card.html", lang, context)
     })
