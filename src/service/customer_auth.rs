@@ -28,20 +28,10 @@ pub fn login_path(key: &LinkKey, login_id: &str) -> String {
 /// Counts one attempt against each `(key, limit)` in its own transaction (a refusal must not roll
 /// the count back), then refuses with 429 once a key is past its limit.
 pub async fn rate_limit(db: &Db, keys: Vec<(String, i64)>) -> AppResult<()> {
-    let now = chrono::Utc::now().timestamp();
-    let start = now - now.rem_euclid(WINDOW_SECONDS);
-    let window = chrono::DateTime::from_timestamp(start, 0).map(|t| t.naive_utc()).unwrap_or_else(repo::now);
-    let over = db
-        .write(move |c| {
-            let mut over = false;
-            for (key, limit) in &keys {
-                over |= repo::rate_limits::hit(c, key, window)? > *limit;
-            }
-            Ok(over)
-        })
-        .await?;
+    let (window, retry_after) = repo::rate_limits::current_window(WINDOW_SECONDS);
+    let over = db.write(move |c| Ok(repo::rate_limits::hit_all(c, &keys, window)?)).await?;
     if over {
-        return Err(AppError::TooManyRequests { retry_after_seconds: (start + WINDOW_SECONDS - now).max(1) });
+        return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
     }
     Ok(())
 }

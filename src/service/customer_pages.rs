@@ -197,7 +197,8 @@ pub struct CardView {
     pub manage: bool,
 }
 
-fn card_not_found() -> AppError {
+/// The answer for a card link that leads nowhere (mistyped, or the card's holder erased it).
+pub fn link_not_found() -> AppError {
     AppError::not_found("card_not_found", "no card behind this link")
 }
 
@@ -205,7 +206,7 @@ fn card_not_found() -> AppError {
 pub async fn card(db: &Db, link_token: String, lang: Locale, session: Option<String>) -> AppResult<CardView> {
     db.read(move |c| {
         let manage = super::privacy::may_manage(c, &link_token, session.as_deref())?;
-        let card = repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(card_not_found)?;
+        let card = repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(link_not_found)?;
         let program = repo::programs::find(c, &card.program_id)?;
         let customer = repo::customers::find(c, &program.id, &card.customer_id)?;
         let entries = repo::ledger::page(c, &program.id, &card.id, None, 10)?;

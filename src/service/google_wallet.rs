@@ -131,9 +131,8 @@ pub async fn save_url_for_link(
     link_token: String,
     public_url: String,
 ) -> AppResult<String> {
-    let not_found = || AppError::not_found("card_not_found", "no card behind this link");
     save_url_of(db, google, apple, public_url, move |c| {
-        repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(not_found)
+        repo::cards::find_by_link_token(c, &link_token)?.ok_or_else(super::customer_pages::link_not_found)
     })
     .await
 }

@@ -16,13 +16,9 @@ fn needs_login() -> AppError {
     AppError::unauthorized("login_required", "log in with a link sent to your e-mail first")
 }
 
-fn card_not_found() -> AppError {
-    AppError::not_found("card_not_found", "no card behind this link")
-}
-
 /// The card behind `link_token`, if the session is its customer's.
 fn own_card(conn: &mut DbConn, link_token: &str, session: Option<&str>) -> AppResult<Card> {
-    let card = repo::cards::find_by_link_token(conn, link_token)?.ok_or_else(card_not_found)?;
+    let card = repo::cards::find_by_link_token(conn, link_token)?.ok_or_else(super::customer_pages::link_not_found)?;
     let session = session.ok_or_else(needs_login)?;
     let signed_in = customer_auth::session_customer(conn, session)?;
     match signed_in {

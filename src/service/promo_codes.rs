@@ -42,34 +42,18 @@ impl Attempt {
         keys
     }
 
-    fn window(&self) -> (chrono::NaiveDateTime, i64) {
-        let now = chrono::Utc::now().timestamp();
-        let size = self.limits.window_seconds.max(1);
-        let start = now - now.rem_euclid(size);
-        let at = chrono::DateTime::from_timestamp(start, 0).map(|t| t.naive_utc()).unwrap_or_else(repo::now);
-        (at, start + size - now)
-    }
-
     /// Counts this attempt first, then refuses with 429 and `Retry-After` when a key is past its
     /// limit. Counting before deciding is what stops a burst of concurrent guesses: each one sees
     /// the count with all the others in it. Returns a pass to settle once the outcome is known.
     pub async fn begin(&self, db: &Db) -> AppResult<Pass> {
-        let (window, retry_after) = self.window();
+        let (window, retry_after) = repo::rate_limits::current_window(self.limits.window_seconds);
         let keys = self.keys();
         let counted = keys.clone();
-        let over = db
-            .write(move |c| {
-                let mut over = false;
-                for (key, limit) in &counted {
-                    over |= repo::rate_limits::hit(c, key, window)? > *limit;
-                }
-                Ok(over)
-            })
-            .await?;
+        let over = db.write(move |c| Ok(repo::rate_limits::hit_all(c, &counted, window)?)).await?;
         let pass = Pass { keys, window };
         if over {
             pass.refund(db).await;
-            return Err(AppError::TooManyRequests { retry_after_seconds: retry_after.max(1) });
+            return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
         }
         Ok(pass)
     }
