@@ -8,7 +8,7 @@ pub mod google;
 pub mod health;
 pub mod pages;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
 use crate::service::idempotency::Stored;
@@ -58,7 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found(req: HttpRequest, templates: web::Data<crate::render::Templates>) -> Result<HttpResponse, AppError> {
+async fn not_found(page: pages::Page) -> Result<HttpResponse, AppError> {
+    let req = &page.req;
     let error = AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path()));
     // A person's browser gets a page; API clients and wallets get JSON.
     let wants_html = req
@@ -68,8 +69,7 @@ async fn not_found(req: HttpRequest, templates: web::Data<crate::render::Templat
         .is_some_and(|accept| accept.contains("text/html"));
     let machine = ["/api/", "/wallet/"].iter().any(|p| req.path().starts_with(p));
     if wants_html && !machine {
-        let lang = pages::lang(&req, crate::render::Lang::En);
-        return Ok(pages::error_page(&req, &templates, lang, &error));
+        return Ok(page.respond(async { Err(error) }).await);
     }
     Err(error)
 }

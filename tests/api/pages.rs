@@ -148,6 +148,12 @@ async fn the_program_page_is_light_safe_and_in_the_visitors_language() {
     let missing = en.get("/p/nowhere").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("Page not found"), "{}", missing.body);
+    // A mistyped address: a page for a browser, JSON for an API client.
+    let typo = app.client.get(app.url("/nowhere")).header("accept", "text/html,*/*").send().await.unwrap();
+    assert_eq!(typo.status(), StatusCode::NOT_FOUND);
+    assert!(typo.text().await.unwrap().contains("<h1>Page not found</h1>"));
+    let api = app.client.get(app.url("/api/v1/nowhere")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(api.headers()["content-type"], "application/json");
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ pub fn html(
 
 /// A page-friendly error: the same status as the API would give, as a page in the visitor's
 /// language (a phone shows it; JSON would be a dead end).
-pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &AppError) -> HttpResponse {
+fn error_page(req: &HttpRequest, templates: &Templates, version: &str, lang: Lang, error: &AppError) -> HttpResponse {
     use actix_web::ResponseError;
     let status = error.status_code();
     if status.is_server_error() {
@@ -97,7 +97,7 @@ pub fn error_page(req: &HttpRequest, templates: &Templates, lang: Lang, error: &
         s if s.is_server_error() => "error.server",
         _ => "error.bad_request",
     };
-    let context = serde_json::json!({ "program": {"name": "encarte"}, "v": "", "message_key": key });
+    let context = serde_json::json!({ "program": {"name": "encarte"}, "v": version, "message_key": key });
     html(req, templates, status, "pages/error.html", lang, context).unwrap_or_else(|_| {
         HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(status.to_string())
     })
@@ -188,7 +188,8 @@ impl Page {
         match handler.await {
             Ok(response) => response,
             Err(error) => {
-                let mut response = error_page(&self.req, &self.templates, self.lang(Lang::En), &error);
+                let lang = self.lang(Lang::En);
+                let mut response = error_page(&self.req, &self.templates, &self.assets.version, lang, &error);
                 if let AppError::TooManyRequests { retry_after_seconds } = error
                     && let Ok(value) = header::HeaderValue::from_str(&retry_after_seconds.to_string())
                 {
