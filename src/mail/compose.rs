@@ -113,6 +113,8 @@ pub fn message(from: &Mailbox, to: &Recipient, composed: Composed) -> anyhow::Re
 enum Skip {
     ProgramGone,
     CustomerGone,
+    /// The customer asked for erasure: nothing is sent to them any more.
+    CustomerErased,
     CardGone,
     AddressInvalid,
     MarketingRefused,
@@ -202,6 +204,9 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
                 }
             };
             let Some(customer) = customer else { return Ok(Err(Skip::CustomerGone)) };
+            if customer.erased_at.is_some() {
+                return Ok(Err(Skip::CustomerErased));
+            }
             let Some(card) = card else { return Ok(Err(Skip::CardGone)) };
             // Checked here, not when building the message: a bad address fails every retry alike.
             if customer.email.parse::<lettre::Address>().is_err() {

@@ -464,6 +464,14 @@ async fn a_signed_in_customer_downloads_their_data_and_erases_their_account() {
     assert_eq!(app.count("customer_sessions", "1 = 1").await, 1, "Paul's session only");
     assert_eq!(phone.get(&path).await.status, StatusCode::NOT_FOUND, "the old link is dead");
     app.assert_ledger_consistent().await;
+    // Mail still queued for Zoé (her welcome) is dropped, not sent to the placeholder address.
+    assert!(app.run_jobs().await > 0);
+    let mail_dir = app.config.data_dir.join("mail");
+    let sent: Vec<String> = std::fs::read_dir(&mail_dir)
+        .map(|d| d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
+        .unwrap_or_default();
+    assert!(sent.iter().all(|m| !m.contains("erased.invalid")), "nothing goes to an erased customer");
+    assert!(sent.iter().any(|m| m.contains("paul@example.fr")), "Paul's mail still goes");
     // The address is free again: Zoé may come back as a new customer.
     app.enrol("zoe@example.fr").await;
 }
