@@ -105,6 +105,10 @@ impl Templates {
         env.add_filter("url", url_filter);
         let for_t = catalogs.clone();
         env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| translate(&for_t, state, key, kwargs));
+        // `{{ cents|money(currency) }}`: amounts in the page's language.
+        env.add_filter("money", |state: &State, cents: i64, currency: &str| {
+            crate::domain::money::display(cents, currency, state_lang(state))
+        });
         for (name, source) in sources {
             env.add_template_owned(name.clone(), source).with_context(|| format!("template {name}"))?;
         }
@@ -178,13 +182,18 @@ fn url_filter(value: &str) -> Value {
     Value::from_safe_string(out)
 }
 
+/// The language of the template being rendered (`render` puts it in the context).
+fn state_lang(state: &State) -> Lang {
+    state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::from_tag)).unwrap_or(Lang::En)
+}
+
 fn translate(
     catalogs: &BTreeMap<Lang, BTreeMap<String, String>>,
     state: &State,
     key: &str,
     kwargs: Kwargs,
 ) -> Result<Value, Error> {
-    let lang = state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::from_tag)).unwrap_or(Lang::En);
+    let lang = state_lang(state);
     let raw = catalogs.get(&lang).and_then(|c| c.get(key)).ok_or_else(|| {
         Error::new(ErrorKind::UndefinedError, format!("no text {key:?} in the {} catalog", lang.as_str()))
     })?;

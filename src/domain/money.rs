@@ -42,6 +42,26 @@ impl Currency {
 }
 serde_via_parse!(Currency, String);
 
+/// An amount as people read it: `5,00 €` in French, `€5.00` in English; other currencies by
+/// their code. Pages and e-mails both show money through this.
+pub fn display(cents: i64, currency: &str, locale: super::text::Locale) -> String {
+    use super::text::Locale;
+    let sign = if cents < 0 { "-" } else { "" };
+    let (units, rest) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
+    let symbol = match currency {
+        "EUR" => Some("€"),
+        "USD" => Some("$"),
+        "GBP" => Some("£"),
+        _ => None,
+    };
+    match (locale, symbol) {
+        (Locale::Fr, Some(s)) => format!("{sign}{units},{rest:02}\u{a0}{s}"),
+        (Locale::Fr, None) => format!("{sign}{units},{rest:02}\u{a0}{currency}"),
+        (Locale::En, Some(s)) => format!("{sign}{s}{units}.{rest:02}"),
+        (Locale::En, None) => format!("{sign}{units}.{rest:02} {currency}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,7 +72,7 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
                 "voucher": {
                     "title": title,
                     "description": description,
-                    "value": value_cents.map(|c| money(c, &to.currency, to.lang)),
+                    "value": value_cents.map(|c| crate::domain::money::display(c, &to.currency, to.lang)),
                     "expires_on": expires_on.map(|d| date(d, to.lang)),
                 }
             })
@@ -238,24 +238,6 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
 /// From the customer's current consents (the newest per purpose): never asked means no.
 fn marketing_allowed(current: &[repo::customers::Consent]) -> bool {
     current.iter().any(|c| c.purpose == "marketing_email" && c.granted)
-}
-
-/// `5,00 €` in French, `€5.00` in English; other currencies by their code.
-fn money(cents: i64, currency: &str, lang: Lang) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let (units, rest) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
-    let symbol = match currency {
-        "EUR" => Some("€"),
-        "USD" => Some("$"),
-        "GBP" => Some("£"),
-        _ => None,
-    };
-    match (lang, symbol) {
-        (Lang::Fr, Some(s)) => format!("{sign}{units},{rest:02}\u{a0}{s}"),
-        (Lang::Fr, None) => format!("{sign}{units},{rest:02}\u{a0}{currency}"),
-        (Lang::En, Some(s)) => format!("{sign}{s}{units}.{rest:02}"),
-        (Lang::En, None) => format!("{sign}{units}.{rest:02} {currency}"),
-    }
 }
 
 /// `31 December 2026` / `31 décembre 2026`.

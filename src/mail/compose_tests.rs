@@ -203,9 +203,9 @@ fn the_message_is_from_the_program_to_the_customer_with_both_parts() {
 
 #[test]
 fn money_and_dates_read_naturally() {
-    assert_eq!(money(500, "EUR", Lang::En), "€5.00");
-    assert_eq!(money(1234, "EUR", Lang::Fr), "12,34\u{a0}€");
-    assert_eq!(money(-5, "CHF", Lang::En), "-0.05 CHF");
+    assert_eq!(crate::domain::money::display(500, "EUR", Lang::En), "€5.00");
+    assert_eq!(crate::domain::money::display(1234, "EUR", Lang::Fr), "12,34\u{a0}€");
+    assert_eq!(crate::domain::money::display(-5, "CHF", Lang::En), "-0.05 CHF");
     let day = chrono::NaiveDate::from_ymd_opt(2027, 8, 1).unwrap();
     assert_eq!(date(day, Lang::En), "1 August 2027");
     assert_eq!(date(day, Lang::Fr), "1 août 2027");

@@ -36,9 +36,9 @@ pub struct ProgramView {
     pub currency: String,
     #[serde(skip)]
     pub locale: Locale,
-    /// Points per `per_amount` spent, e.g. "1 point per 1.00".
+    /// `earn_points` per `earn_per_cents` spent.
     pub earn_points: i64,
-    pub earn_per: String,
+    pub earn_per_cents: i64,
 }
 
 impl ProgramView {
@@ -50,7 +50,7 @@ impl ProgramView {
             currency: p.currency.clone(),
             locale: Locale::from_db(&p.locale),
             earn_points: p.earn_points,
-            earn_per: format!("{}.{:02}", p.earn_per_cents / 100, p.earn_per_cents % 100),
+            earn_per_cents: p.earn_per_cents,
         }
     }
 }
@@ -62,7 +62,7 @@ pub struct Invitation {
     /// First name only: the page is public.
     pub referrer_first_name: String,
     pub referee_points: i64,
-    pub min_purchase: String,
+    pub min_purchase_cents: i64,
 }
 
 /// The page of a program; with the card link of the visitor's session, when they have one.
@@ -94,7 +94,7 @@ pub async fn invitation(db: &Db, code: String) -> AppResult<(ProgramView, Invita
             code: parsed.as_str().to_owned(),
             referrer_first_name: referrer.first_name,
             referee_points: settings.referee_points,
-            min_purchase: format!("{}.{:02}", settings.min_purchase_cents / 100, settings.min_purchase_cents % 100),
+            min_purchase_cents: settings.min_purchase_cents,
         };
         Ok((ProgramView::new(&program), invitation))
     })

@@ -379,7 +379,7 @@ async fn a_referral_link_names_the_friend_and_enrols_as_their_referee() {
     let page = phone.get(&format!("/r/{code}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h1>Zoé invites you</h1>"), "{}", page.body);
-    assert!(page.body.contains("you get 50 bonus points after your first purchase of at least 10.00 EUR"));
+    assert!(page.body.contains("you get 50 bonus points after your first purchase of at least €10.00"));
     assert!(!page.body.contains("anna@example.fr"), "first name only");
 
     let enrolled = phone
