@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod apple;
+pub mod client;
 pub mod extractors;
 pub mod google;
 pub mod health;

@@ -102,7 +102,7 @@ pub async fn enrol_referral(page: Page, code: web::Path<String>, form: Form) -> 
 }
 
 fn client(page: &Page) -> Option<String> {
-    page.req.peer_addr().map(|a| a.ip().to_string())
+    crate::http::client::address(&page.req)
 }
 
 async fn submit(
