@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Serialize};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One documented setting, for `encarte config` and the README.
 pub struct SettingDoc {
@@ -19,7 +20,7 @@ macro_rules! settings {
         #[derive(Debug, Clone, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct Config {
-            $( $(#[doc = $doc])+ pub $name: $ty, )+
+            $( $(#[doc = $doc])+ #[serde(deserialize_with = "Setting::read")] pub $name: $ty, )+
         }
 
         impl Default for Config {
@@ -121,6 +122,101 @@ settings! {
     log_format: String = "text".to_owned(),
     /// HTTP worker threads; 0 means one per core.
     http_workers: usize = 0,
+    /// Seconds a client has to send a request's body once its head has arrived (then 408).
+    body_timeout_seconds: u64 = 10,
+    /// Open connections one client address may hold (a trusted proxy's are not counted); more are
+    /// answered 429 and closed.
+    max_connections_per_client: usize = 128,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Host` are believed, for the client address of the rate limits and the host of
+    /// the CSRF Origin check. Empty means none: the peer is the client.
+    trusted_proxies: crate::http::client::TrustedProxies = Default::default(),
+}
+
+/// Environment variables as the text they are. figment's own `Env` parses each value, so that
+/// `ENCARTE_DEMO_PASSWORD=00012345` became the number 12345 and a digits-only Google issuer id
+/// refused start-up; numeric settings still read their text (`extract_lossy`).
+struct TextEnv(Vec<(String, String)>);
+
+impl Provider for TextEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable")
+            .interpolater(|_, keys| format!("ENCARTE_{}", keys.join(".").to_ascii_uppercase()))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict = self.0.iter().map(|(key, value)| (key.clone(), Value::from(value.clone()))).collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// How one setting is read: text settings take any scalar as its text (`google_issuer_id =
+/// 3388000000012345678` unquoted in the file); the others read as their type.
+trait Setting: Sized {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
+}
+
+macro_rules! typed_settings {
+    ($($ty:ty),+) => {$(
+        impl Setting for $ty {
+            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <$ty>::deserialize(d)
+            }
+        }
+    )+};
+}
+typed_settings!(bool, i64, u64, u32, usize, PathBuf, Option<PathBuf>, crate::http::client::TrustedProxies);
+
+/// A scalar as text: strings as they are, numbers and booleans as written.
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a text")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text, E> {
+                Ok(Text(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl Setting for String {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Text::deserialize(d).map(|t| t.0)
+    }
+}
+
+impl Setting for Option<String> {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<Text>::deserialize(d).map(|t| t.map(|t| t.0))
+    }
 }
 
 impl Config {
@@ -131,11 +227,32 @@ impl Config {
         if explicit && !Path::new(&file).exists() {
             anyhow::bail!("ENCARTE_CONFIG names {file}, which does not exist");
         }
+        let vars =
+            std::env::vars_os().map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()));
+        Self::from_sources(Toml::file(&file), vars)
+    }
+
+    /// Defaults, then `file`, then the `ENCARTE_*` variables of `env` (then `DATABASE_URL`), validated.
+    pub fn from_sources(
+        file: impl Provider,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
+        let mut settings = Vec::new();
+        let mut database_url = None;
+        for (key, value) in env {
+            match key.strip_prefix("ENCARTE_") {
+                Some("CONFIG") | Some("") => {}
+                Some(name) => settings.push((name.to_ascii_lowercase(), value)),
+                None if key == "DATABASE_URL" => database_url = Some(value),
+                None => {}
+            }
+        }
+        settings.extend(database_url.map(|url| ("database_url".to_owned(), url)));
+        // Lossy: a number or a boolean setting given as text ("5", "true") is read as one.
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(&file))
-            .merge(Env::prefixed("ENCARTE_").ignore(&["config"]))
-            .merge(Env::raw().only(&["database_url"]))
-            .extract()
+            .merge(file)
+            .merge(TextEnv(settings))
+            .extract_lossy()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         config.validate()?;
         Ok(config)
@@ -156,6 +273,9 @@ impl Config {
         }
         if self.db_pool_size == 0 || self.worker_batch <= 0 || self.job_lease_seconds <= 0 {
             anyhow::bail!("db_pool_size, worker_batch and job_lease_seconds must be positive");
+        }
+        if self.body_timeout_seconds == 0 || self.max_connections_per_client == 0 {
+            anyhow::bail!("body_timeout_seconds and max_connections_per_client must be positive");
         }
         if self.apns_timeout_seconds == 0 {
             anyhow::bail!("apns_timeout_seconds must be positive");
@@ -200,6 +320,7 @@ impl Config {
         for s in SETTINGS {
             let default = match defaults.get(s.name) {
                 Some(serde_json::Value::Null) | None => "(none)".to_owned(),
+                Some(serde_json::Value::String(v)) if v.is_empty() => "(none)".to_owned(),
                 Some(serde_json::Value::String(v)) => format!("`{v}`"),
                 Some(v) => format!("`{v}`"),
             };
@@ -207,5 +328,63 @@ impl Config {
             out.push_str(&format!("| `{}` | {} | {} | {} |\n", s.name, env, default, s.doc.trim()));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn text_settings_keep_the_text_of_digits() {
+        let vars = env(&[
+            ("ENCARTE_GOOGLE_ISSUER_ID", "3388000000012345678"),
+            ("ENCARTE_DEMO_PASSWORD", "00012345"),
+            ("ENCARTE_JWT_SECRET", "01234567890123456789012345678901234"),
+            ("ENCARTE_APPLE_TEAM_ID", "1.50"),
+            ("ENCARTE_WORKER_POLL_MS", "250"),
+            ("ENCARTE_DEMO", "false"),
+            ("ENCARTE_CONFIG", "ignored.toml"),
+            ("HOME", "/root"),
+        ]);
+        let config = Config::from_sources(Toml::string(""), vars).unwrap();
+        assert_eq!(config.google_issuer_id.as_deref(), Some("3388000000012345678"));
+        assert_eq!(config.demo_password.as_deref(), Some("00012345"));
+        assert_eq!(config.jwt_secret.as_deref(), Some("01234567890123456789012345678901234"));
+        assert_eq!(config.apple_team_id.as_deref(), Some("1.50"));
+        assert_eq!(config.worker_poll_ms, 250);
+        assert!(!config.demo);
+    }
+
+    #[test]
+    fn an_unquoted_number_in_the_file_is_text_for_a_text_setting() {
+        let file = Toml::string("google_issuer_id = 3388000000012345678\ndemo_password = 12345678\nworker_batch = 8");
+        let config = Config::from_sources(file, Vec::new()).unwrap();
+        assert_eq!(config.google_issuer_id.as_deref(), Some("3388000000012345678"));
+        assert_eq!(config.demo_password.as_deref(), Some("12345678"));
+        assert_eq!(config.worker_batch, 8);
+    }
+
+    #[test]
+    fn the_environment_wins_and_database_url_wins_over_its_encarte_name() {
+        let file = Toml::string("bind = \"0.0.0.0:9000\"");
+        let vars = env(&[
+            ("ENCARTE_BIND", "127.0.0.1:9001"),
+            ("ENCARTE_DATABASE_URL", "sqlite://a.db"),
+            ("DATABASE_URL", "sqlite://b.db"),
+        ]);
+        let config = Config::from_sources(file, vars).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9001");
+        assert_eq!(config.database_url(), "sqlite://b.db");
+    }
+
+    #[test]
+    fn a_number_setting_given_words_is_named() {
+        let err = Config::from_sources(Toml::string(""), env(&[("ENCARTE_WORKER_BATCH", "many")])).unwrap_err();
+        assert!(format!("{err}").contains("ENCARTE_WORKER_BATCH"), "{err}");
     }
 }
