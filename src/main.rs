@@ -94,7 +94,12 @@ fn main() -> ExitCode {
     };
     encarte::telemetry::init(&config.log, config.log_format == "json");
     let runtime = actix_web::rt::System::new();
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+    let result = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config));
+    // Dropping the runtime joins the threads that ran queries; then no connection may still be
+    // opening when OpenSSL cleans up at exit. Every subcommand leaves through here.
+    drop(runtime);
+    encarte::db::shutdown();
+    match result {
         Ok(code) => code,
         Err(e) => fail(&e),
     }

@@ -6,7 +6,8 @@ pub mod repo;
 pub mod schema;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +16,7 @@ use diesel::r2d2::{self, ManageConnection, PooledConnection, R2D2Connection};
 use diesel::result::Error as DieselError;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::error::AppError;
 
@@ -120,6 +122,36 @@ impl DbUrl {
     }
 }
 
+/// r2d2 opens connections in the background, on these threads, shared by every pool of the
+/// process. A process must not leave while one of them is in libpq's TLS handshake: OpenSSL's
+/// exit-time clean-up then frees what the handshake is using (SIGSEGV, now and then, at the end
+/// of `encarte migrate`). [`shutdown`] waits for them. They are never stopped: a thread that
+/// ends runs OpenSSL's per-thread clean-up, which would meet the exit-time one the same way.
+static CONNECTORS: LazyLock<Arc<ScheduledThreadPool>> = LazyLock::new(|| {
+    Arc::new(ScheduledThreadPool::builder().num_threads(CONNECTOR_THREADS).thread_name_pattern("encarte-db-{}").build())
+});
+const CONNECTOR_THREADS: usize = 4;
+
+/// Set by [`shutdown`]: no connection is opened after it.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Call last, before the process exits: no database connection is opened from now on, and none
+/// is being opened or closed when this returns. The pools themselves must be dropped before
+/// (a connector thread that still held one has dropped it when this returns).
+pub fn shutdown() {
+    CLOSED.store(true, Ordering::SeqCst);
+    // Every connector thread takes one of these jobs, so all of them have finished the job they
+    // were running (a connection attempt, a pool's last reference) once the barrier opens.
+    let barrier = Arc::new(Barrier::new(CONNECTOR_THREADS + 1));
+    for _ in 0..CONNECTOR_THREADS {
+        let barrier = barrier.clone();
+        CONNECTORS.execute(move || {
+            barrier.wait();
+        });
+    }
+    barrier.wait();
+}
+
 pub struct Manager {
     url: DbUrl,
 }
@@ -129,6 +161,11 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        if CLOSED.load(Ordering::SeqCst) {
+            return Err(r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                "the process is shutting down".to_owned(),
+            )));
+        }
         self.url.establish()
     }
 
@@ -171,6 +208,7 @@ impl Db {
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(timeout)
+            .thread_pool(CONNECTORS.clone())
             .build(Manager { url: url.clone() })
             .map_err(|e| anyhow::anyhow!("cannot connect to the {} database: {e}", url.backend.name()))?;
         let sqlite_writer = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
