@@ -1,5 +1,5 @@
-//! The staff download of a card's Apple Wallet pass, checked by the real clients: openssl and
-//! the shared verify-pkpass.sh.
+//! The staff download of a card's Apple Wallet pass, checked by the real clients: openssl, and
+//! the team's verify-pkpass.sh when `../shared` sits beside the checkout (required in CI).
 
 use std::process::Command;
 
@@ -8,10 +8,15 @@ use serde_json::Value;
 
 use crate::helpers::{DEV_CERTS, code, spawn_app};
 
-fn verifier() -> std::path::PathBuf {
+/// The shared checker, or None on a plain clone (but CI must have it).
+fn verifier() -> Option<std::path::PathBuf> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/verify-pkpass.sh");
-    assert!(path.is_file(), "{} is missing: the suite needs shared/ beside the checkout", path.display());
-    path
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(std::env::var_os("CI").is_none(), "{} is missing: CI has shared/ beside the checkout", path.display());
+    eprintln!("verify-pkpass.sh is not beside the checkout: openssl alone checks the pass");
+    None
 }
 
 /// The shared checker extracts certificates with `awk '/BEGIN/,/END/'`, which also stops on a
@@ -43,14 +48,16 @@ async fn staff_download_a_signed_pass_that_shows_the_balance() {
     let file = dir.path().join("card.pkpass");
     std::fs::write(&file, &bytes).unwrap();
 
-    let out = Command::new("bash").arg(verifier()).arg(&file).arg(DEV_CERTS.path().join("root.pem")).output().unwrap();
-    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if checker_can_read_chain() {
-        assert!(out.status.success(), "verify-pkpass.sh refused the pass:\n{printed}");
-        assert!(printed.contains("manifest OK") && printed.contains("Verification successful"), "{printed}");
-        assert!(printed.contains("signer matches pass.dev.encarte.loyalty / DEVTEAM001"), "{printed}");
-    } else {
-        eprintln!("verify-pkpass.sh skipped: its awk cuts a certificate whose base64 contains BEGIN or END");
+    if let Some(script) = verifier() {
+        let out = Command::new("bash").arg(script).arg(&file).arg(DEV_CERTS.path().join("root.pem")).output().unwrap();
+        let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if checker_can_read_chain() {
+            assert!(out.status.success(), "verify-pkpass.sh refused the pass:\n{printed}");
+            assert!(printed.contains("manifest OK") && printed.contains("Verification successful"), "{printed}");
+            assert!(printed.contains("signer matches pass.dev.encarte.loyalty / DEVTEAM001"), "{printed}");
+        } else {
+            eprintln!("verify-pkpass.sh skipped: its awk cuts a certificate whose base64 contains BEGIN or END");
+        }
     }
 
     let unzipped = dir.path().join("x");
