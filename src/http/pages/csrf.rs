@@ -39,8 +39,8 @@ fn refused() -> AppError {
 /// Checks a posted form's token against the cookie, in constant time.
 pub fn check(req: &HttpRequest, field: Option<&str>) -> Result<(), AppError> {
     if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = req.connection_info().host().to_owned();
-        let ours = origin.split_once("://").is_some_and(|(_, rest)| rest == host);
+        let host = crate::http::client::host(req);
+        let ours = origin.split_once("://").is_some_and(|(_, rest)| host.as_deref() == Some(rest));
         if !ours {
             return Err(refused());
         }
