@@ -107,6 +107,17 @@ struct ErrorDetail<'a> {
     field: Option<&'a str>,
 }
 
+impl AppError {
+    /// The body of this error's answer, for a response written outside actix-web.
+    pub fn body_json(&self) -> Vec<u8> {
+        let (message, field) = match self {
+            AppError::Client { message, field, .. } => (message.as_str(), field.as_deref()),
+            _ => ("internal error", None),
+        };
+        serde_json::to_vec(&ErrorBody { error: ErrorDetail { code: self.code(), message, field } }).unwrap_or_default()
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
@@ -177,8 +177,16 @@ impl Application {
         let templates_data = web::Data::from(deps.templates.clone());
         let deps_data = web::Data::new(deps.clone());
         let assets_data = web::Data::new(crate::http::pages::assets::Assets::load(&config.templates_dir)?);
-        let mut server = HttpServer::new(move || {
+        let limits = crate::http::edge::EdgeLimits {
+            connections_per_client: config.max_connections_per_client,
+            head_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(config.body_timeout_seconds),
+            trusted: config.trusted_proxies.clone(),
+        };
+        let body_timeout = limits.body_timeout;
+        let server = crate::http::edge::serve(listener, config.http_workers, limits, move || {
             App::new()
+                .wrap_fn(move |req, srv| crate::http::edge::guard(req, srv, body_timeout))
                 .wrap_fn(crate::http::echo_request_id)
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())
@@ -190,12 +198,7 @@ impl Application {
                 .app_data(assets_data.clone())
                 .app_data(deps_data.clone())
                 .configure(crate::http::configure)
-        })
-        .listen(listener)?;
-        if config.http_workers > 0 {
-            server = server.workers(config.http_workers);
-        }
-        let server = server.run();
+        })?;
         let handle = server.handle();
         let worker = config.worker.then(|| Worker::new(db.clone(), Arc::new(registry), worker_settings(&config)));
         tracing::info!(port, database = db.backend().name(), public_url = config.public_url(), "encarte listening");

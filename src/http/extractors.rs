@@ -110,12 +110,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     "send the body as application/json",
                 ));
             }
-            let bytes = body.await.map_err(|_| {
-                AppError::client(
+            let bytes = body.await.map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
+                Some(payload) => crate::http::edge::body_error(payload),
+                None => AppError::client(
                     actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
                     "the body is too large",
-                )
+                ),
             })?;
             if bytes.len() > MAX_BODY {
                 return Err(AppError::client(

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod apple;
 pub mod client;
+pub mod edge;
 pub mod extractors;
 pub mod google;
 pub mod health;

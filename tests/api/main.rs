@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod cards;
 mod customers;
+mod edge;
 mod errors;
 mod google_wallet;
 mod idempotency;

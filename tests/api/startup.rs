@@ -53,16 +53,16 @@ fn a_bad_setting_is_named() {
 
 /// Starts `encarte` in `dir`, reads stdout until the server listens, then stops it.
 fn start_and_stop(dir: &std::path::Path) -> String {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .env_clear()
-        .env("ENCARTE_BIND", "127.0.0.1:0")
-        .env("ENCARTE_DEMO_PASSWORD", "demo-secret-1")
-        .env("ENCARTE_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("encarte starts");
+    start_and_stop_with(dir, &[("ENCARTE_DEMO_PASSWORD", "demo-secret-1"), ("ENCARTE_LOG_FORMAT", "json")])
+}
+
+fn start_and_stop_with(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_clear().env("ENCARTE_BIND", "127.0.0.1:0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("encarte starts");
     let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -90,6 +90,29 @@ fn a_fresh_start_creates_the_database_and_one_demo() {
     let second = start_and_stop(dir.path());
     assert!(second.contains("encarte listening"), "{second}");
     assert!(!second.contains("Demo program"), "no second demo: {second}");
+}
+
+#[test]
+fn text_settings_given_digits_start_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = start_and_stop_with(
+        dir.path(),
+        &[
+            ("ENCARTE_DEMO_PASSWORD", "12345678"),
+            ("ENCARTE_JWT_SECRET", "12345678901234567890123456789012345"),
+            ("ENCARTE_APPLE_TEAM_ID", "1234567890"),
+        ],
+    );
+    assert!(out.contains("encarte listening"), "{out}");
+    assert!(out.contains("password: 12345678\n"), "{out}");
+}
+
+#[test]
+fn text_logs_in_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = start_and_stop_with(dir.path(), &[("ENCARTE_LOG_FORMAT", "text")]);
+    assert!(out.contains("encarte listening"), "{out}");
+    assert!(!out.contains('\u{1b}'), "ANSI escapes in a pipe: {out:?}");
 }
 
 #[test]
@@ -148,4 +171,83 @@ fn an_operator_creates_a_program_and_its_staff_from_the_command_line() {
     assert!(err.contains("slug"), "{err}");
     let (code, out, _) = cli(dir.path(), &["check"]);
     assert_eq!(code, Some(0), "{out}");
+}
+
+/// `migrate` and `check` end cleanly on PostgreSQL over TLS (the local server has ssl on; libpq
+/// prefers it): they used to crash now and then at exit, while a pool thread was still in
+/// libpq's TLS handshake and OpenSSL's exit-time clean-up ran.
+#[test]
+fn migrate_and_check_exit_zero_every_time_on_postgres() {
+    let Some(admin) = crate::helpers::postgres_admin_url() else {
+        eprintln!("skipped: runs with ENCARTE_TEST_DATABASE_URL (the PostgreSQL suite)");
+        return;
+    };
+    let (_db, url) = crate::helpers::TestDb::new();
+    assert!(admin.starts_with("postgres"));
+    let mut failures = Vec::new();
+    for command in ["migrate", "check"] {
+        for run in 0..50 {
+            let out = Command::new(BIN)
+                .arg(command)
+                .env_clear()
+                .env("DATABASE_URL", &url)
+                .env("ENCARTE_LOG", "warn")
+                .output()
+                .expect("encarte runs");
+            if out.status.code() != Some(0) {
+                failures.push(format!("{command} #{run}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of 100 runs failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// What a device writes to the PassKit log endpoint stays on one line of our log: a newline in it
+/// can't start a line that looks like ours.
+#[test]
+fn a_device_report_cannot_forge_a_log_line() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("ENCARTE_BIND", "127.0.0.1:0")
+        .env("ENCARTE_LOG_FORMAT", "text")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("encarte starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("a listening line").unwrap();
+        if line.contains("encarte listening") {
+            let at = line.find("port=").expect("the port") + 5;
+            break line[at..].split(' ').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    let body = r#"{"logs":["Unexpected response\nINFO encarte: forged line\r\n\u001b[31mred"]}"#;
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "POST /wallet/apple/v1/log HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut logged = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        logged.push_str(&line);
+        logged.push('\n');
+        if line.contains("Wallet reported") || line.contains("red") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(logged.contains("Unexpected response\\nINFO encarte: forged line\\r\\n\\u{1b}[31mred"), "{logged}");
+    assert!(!logged.lines().any(|l| l.starts_with("INFO encarte: forged")), "{logged}");
+    assert!(!logged.contains('\u{1b}'), "{logged:?}");
 }

@@ -202,7 +202,15 @@ impl Page {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::FormConfig::default().limit(16 * 1024))
+    // A form that can't be read is answered in our error shape (a page for a browser, by the
+    // error's status), and a body too slow to arrive is a 408 like the API's.
+    let form_error = |e: actix_web::error::UrlencodedError, _: &HttpRequest| -> actix_web::Error {
+        match e {
+            actix_web::error::UrlencodedError::Payload(payload) => crate::http::edge::body_error(&payload).into(),
+            other => AppError::bad_request("invalid_form", other.to_string()).into(),
+        }
+    };
+    cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(form_error))
         .route("/p/{program}", web::get().to(customer::program_page))
         .route("/p/{program}", web::post().to(customer::enrol_program))
         .route("/p/{program}/login", web::get().to(customer::login_form))
