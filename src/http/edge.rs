@@ -173,29 +173,19 @@ async fn admit(
 /// sending before closing: closing on unread data resets the connection, and the client would
 /// see the reset instead of the answer.
 async fn turn_away(mut io: TcpStream, refusal: Refusal) {
-    let (status, error) = match refusal {
+    let error = match refusal {
         Refusal::Gone => return,
-        Refusal::TooManyConnections => (
+        Refusal::TooManyConnections => AppError::client(
             StatusCode::TOO_MANY_REQUESTS,
-            AppError::client(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_connections",
-                "too many open connections from this address: close some and retry",
-            ),
+            "too_many_connections",
+            "too many open connections from this address: close some and retry",
         ),
-        Refusal::LineTooLong => (
-            StatusCode::URI_TOO_LONG,
-            AppError::client(
-                StatusCode::URI_TOO_LONG,
-                "uri_too_long",
-                format!("the request line has more than {MAX_REQUEST_LINE} bytes"),
-            ),
-        ),
-        Refusal::TooSlow => (
-            StatusCode::REQUEST_TIMEOUT,
-            AppError::client(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request did not arrive in time"),
-        ),
+        Refusal::LineTooLong => uri_too_long(),
+        Refusal::TooSlow => {
+            AppError::client(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request did not arrive in time")
+        }
     };
+    let status = actix_web::ResponseError::status_code(&error);
     let body = error.body_json();
     let head = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{}\r\n",
@@ -277,13 +267,15 @@ where
 /// listener) is refused the same way.
 fn refuse_long_uri(req: &ServiceRequest) -> Option<AppError> {
     let line = req.method().as_str().len() + req.uri().to_string().len() + " HTTP/1.1".len() + 1;
-    (line > MAX_REQUEST_LINE).then(|| {
-        AppError::client(
-            StatusCode::URI_TOO_LONG,
-            "uri_too_long",
-            format!("the request line has more than {MAX_REQUEST_LINE} bytes"),
-        )
-    })
+    (line > MAX_REQUEST_LINE).then(uri_too_long)
+}
+
+fn uri_too_long() -> AppError {
+    AppError::client(
+        StatusCode::URI_TOO_LONG,
+        "uri_too_long",
+        format!("the request line has more than {MAX_REQUEST_LINE} bytes"),
+    )
 }
 
 /// Middleware: a long URI of a kept-alive connection is refused; the body must arrive in time.
