@@ -58,6 +58,24 @@ impl AppError {
         Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
+    /// An error actix answered by itself (a wrong method, a body its extractor refused, a header
+    /// value that did not convert), in our terms: its status kept, with a code. A server error
+    /// is ours to fix: its message goes to the log, never to the caller.
+    pub fn from_status(status: StatusCode, message: String) -> Self {
+        let code = match status {
+            StatusCode::SERVICE_UNAVAILABLE => return AppError::Unavailable(anyhow::anyhow!(message)),
+            s if s.is_server_error() => return AppError::Internal(anyhow::anyhow!(message)),
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::LENGTH_REQUIRED => "length_required",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
+            _ => "invalid_request",
+        };
+        Self::client(status, code, message)
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Client { code, .. } => code,

@@ -179,6 +179,7 @@ impl Application {
         let assets_data = web::Data::new(crate::http::pages::assets::Assets::load(&config.templates_dir)?);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::http::errors::shape))
                 .wrap_fn(crate::http::echo_request_id)
                 .wrap(TracingLogger::default())
                 .app_data(db_data.clone())

@@ -16,20 +16,17 @@ use crate::wallet::AppleWallet;
 use crate::wallet::apple::CONTENT_TYPE;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use actix_web::guard;
     cfg.service(
         web::scope("/wallet/apple/v1")
-            .route("/devices/{device}/registrations/{pass_type}/{serial}", web::post().to(register))
-            .route("/devices/{device}/registrations/{pass_type}/{serial}", web::delete().to(unregister))
-            .route("/devices/{device}/registrations/{pass_type}", web::get().to(updated))
-            // Wallet also asks with HEAD, which `web::get()` does not answer.
-            .route(
-                "/passes/{pass_type}/{serial}",
-                web::route().guard(guard::Any(guard::Get()).or(guard::Head())).to(latest),
+            .service(
+                web::resource("/devices/{device}/registrations/{pass_type}/{serial}").post(register).delete(unregister),
             )
-            .route("/log", web::post().to(log)),
+            .service(web::resource("/devices/{device}/registrations/{pass_type}").get(updated))
+            // Wallet also asks with HEAD, which a GET route does not answer.
+            .service(web::resource("/passes/{pass_type}/{serial}").get(latest).head(latest))
+            .service(web::resource("/log").post(log)),
     )
-    .route("/c/{token}/pass.pkpass", web::route().guard(guard::Any(guard::Get()).or(guard::Head())).to(link));
+    .service(web::resource("/c/{token}/pass.pkpass").get(link).head(link));
 }
 
 /// The pass named in the path, with the token of the `Authorization: ApplePass` header.
