@@ -126,7 +126,7 @@ pub fn pkpass(pass: PassFile, attachment: Option<&str>) -> HttpResponse {
         .insert_header((header::LAST_MODIFIED, http_date(pass.last_modified)))
         .insert_header((header::CACHE_CONTROL, "no-store"));
     if let Some(name) = attachment {
-        response.insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")));
+        response.insert_header(crate::http::attachment(name));
     }
     response.body(pass.bytes)
 }

@@ -105,3 +105,11 @@ pub fn stored(response: Stored) -> HttpResponse {
     }
     builder.body(response.body)
 }
+
+/// `Content-Disposition: attachment` for a download named `name`, kept to the characters a file
+/// name needs: a name made from input (a path id) can neither break out of the quotes nor hold a
+/// CR/LF, which would make the header value fail (a 500) or split it.
+pub fn attachment(name: &str) -> (actix_web::http::header::HeaderName, String) {
+    let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    (actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe}\""))
+}
