@@ -13,7 +13,7 @@ pub enum AppError {
     /// A mistake of the caller: bad input, a rule of the domain, a missing right.
     #[error("{message}")]
     Client { status: StatusCode, code: &'static str, message: String, field: Option<String> },
-    /// Too many failed attempts (code guessing): retry after the given delay.
+    /// Too many attempts (code guessing, unauthenticated calls): retry after the given delay.
     #[error("too many attempts")]
     TooManyRequests { retry_after_seconds: i64 },
     /// A dependency is down or saturated (database pool, lock timeout): retry later.
@@ -138,7 +138,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let (message, field) = match self {
             AppError::Client { message, field, .. } => (message.as_str(), field.as_deref()),
-            AppError::TooManyRequests { .. } => ("too many failed attempts; wait before trying again", None),
+            AppError::TooManyRequests { .. } => ("too many requests; wait before trying again", None),
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "service unavailable");
                 ("the service is busy or its database is unreachable; retry shortly", None)

@@ -44,7 +44,8 @@ async fn register(
 ) -> AppResult<HttpResponse> {
     let (device, pass_type, serial) = path.into_inner();
     let claim = claim(&req, pass_type, serial)?;
-    let created = passkit::register(&db, wallet.into_inner(), device, claim, body).await?;
+    let client = crate::http::client::address(&req);
+    let created = passkit::register(&db, wallet.into_inner(), device, claim, body, client).await?;
     Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
 }
 
@@ -102,9 +103,9 @@ async fn latest(
     })
 }
 
-async fn log(JsonBody(body): JsonBody<LogBody>) -> HttpResponse {
-    passkit::log(body);
-    HttpResponse::Ok().finish()
+async fn log(db: web::Data<Db>, req: HttpRequest, JsonBody(body): JsonBody<LogBody>) -> AppResult<HttpResponse> {
+    passkit::log(&db, crate::http::client::address(&req), body).await?;
+    Ok(HttpResponse::Ok().finish())
 }
 
 /// The customer's own download: the link token is the credential.

@@ -21,6 +21,7 @@ mod outbox;
 mod pages;
 mod pass_designs;
 mod passes;
+mod passkit_limits;
 mod promos;
 mod purchases;
 mod referrals;
