@@ -13,7 +13,7 @@ pub enum AppError {
     /// A mistake of the caller: bad input, a rule of the domain, a missing right.
     #[error("{message}")]
     Client { status: StatusCode, code: &'static str, message: String, field: Option<String> },
-    /// Too many failed attempts (code guessing): retry after the given delay.
+    /// Too many attempts (code guessing, unauthenticated calls): retry after the given delay.
     #[error("too many attempts")]
     TooManyRequests { retry_after_seconds: i64 },
     /// A dependency is down or saturated (database pool, lock timeout): retry later.
@@ -56,6 +56,24 @@ impl AppError {
     }
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// An error actix answered by itself (a wrong method, a body its extractor refused, a header
+    /// value that did not convert), in our terms: its status kept, with a code. A server error
+    /// is ours to fix: its message goes to the log, never to the caller.
+    pub fn from_status(status: StatusCode, message: String) -> Self {
+        let code = match status {
+            StatusCode::SERVICE_UNAVAILABLE => return AppError::Unavailable(anyhow::anyhow!(message)),
+            s if s.is_server_error() => return AppError::Internal(anyhow::anyhow!(message)),
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::LENGTH_REQUIRED => "length_required",
+            StatusCode::REQUEST_TIMEOUT => "request_timeout",
+            _ => "invalid_request",
+        };
+        Self::client(status, code, message)
     }
 
     pub fn code(&self) -> &'static str {
@@ -131,7 +149,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let (message, field) = match self {
             AppError::Client { message, field, .. } => (message.as_str(), field.as_deref()),
-            AppError::TooManyRequests { .. } => ("too many failed attempts; wait before trying again", None),
+            AppError::TooManyRequests { .. } => ("too many requests; wait before trying again", None),
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "service unavailable");
                 ("the service is busy or its database is unreachable; retry shortly", None)

@@ -186,6 +186,7 @@ impl Application {
         let body_timeout = limits.body_timeout;
         let server = crate::http::edge::serve(listener, config.http_workers, limits, move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::http::errors::shape))
                 .wrap_fn(move |req, srv| crate::http::edge::guard(req, srv, body_timeout))
                 .wrap_fn(crate::http::echo_request_id)
                 .wrap(TracingLogger::default())

@@ -84,6 +84,7 @@ diesel::table! {
         pass_seq -> BigInt,
         pass_updated_at -> Timestamp,
         link_token -> Text,
+        apple_devices -> BigInt,
     }
 }
 

@@ -16,20 +16,17 @@ use crate::wallet::AppleWallet;
 use crate::wallet::apple::CONTENT_TYPE;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use actix_web::guard;
     cfg.service(
         web::scope("/wallet/apple/v1")
-            .route("/devices/{device}/registrations/{pass_type}/{serial}", web::post().to(register))
-            .route("/devices/{device}/registrations/{pass_type}/{serial}", web::delete().to(unregister))
-            .route("/devices/{device}/registrations/{pass_type}", web::get().to(updated))
-            // Wallet also asks with HEAD, which `web::get()` does not answer.
-            .route(
-                "/passes/{pass_type}/{serial}",
-                web::route().guard(guard::Any(guard::Get()).or(guard::Head())).to(latest),
+            .service(
+                web::resource("/devices/{device}/registrations/{pass_type}/{serial}").post(register).delete(unregister),
             )
-            .route("/log", web::post().to(log)),
+            .service(web::resource("/devices/{device}/registrations/{pass_type}").get(updated))
+            // Wallet also asks with HEAD, which a GET route does not answer.
+            .service(web::resource("/passes/{pass_type}/{serial}").get(latest).head(latest))
+            .service(web::resource("/log").post(log)),
     )
-    .route("/c/{token}/pass.pkpass", web::route().guard(guard::Any(guard::Get()).or(guard::Head())).to(link));
+    .service(web::resource("/c/{token}/pass.pkpass").get(link).head(link));
 }
 
 /// The pass named in the path, with the token of the `Authorization: ApplePass` header.
@@ -47,7 +44,8 @@ async fn register(
 ) -> AppResult<HttpResponse> {
     let (device, pass_type, serial) = path.into_inner();
     let claim = claim(&req, pass_type, serial)?;
-    let created = passkit::register(&db, wallet.into_inner(), device, claim, body).await?;
+    let client = crate::http::client::address(&req);
+    let created = passkit::register(&db, wallet.into_inner(), device, claim, body, client).await?;
     Ok(if created { HttpResponse::Created().finish() } else { HttpResponse::Ok().finish() })
 }
 
@@ -105,9 +103,9 @@ async fn latest(
     })
 }
 
-async fn log(JsonBody(body): JsonBody<LogBody>) -> HttpResponse {
-    passkit::log(body);
-    HttpResponse::Ok().finish()
+async fn log(db: web::Data<Db>, req: HttpRequest, JsonBody(body): JsonBody<LogBody>) -> AppResult<HttpResponse> {
+    passkit::log(&db, crate::http::client::address(&req), body).await?;
+    Ok(HttpResponse::Ok().finish())
 }
 
 /// The customer's own download: the link token is the credential.
@@ -129,7 +127,7 @@ pub fn pkpass(pass: PassFile, attachment: Option<&str>) -> HttpResponse {
         .insert_header((header::LAST_MODIFIED, http_date(pass.last_modified)))
         .insert_header((header::CACHE_CONTROL, "no-store"));
     if let Some(name) = attachment {
-        response.insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")));
+        response.insert_header(crate::http::attachment(name));
     }
     response.body(pass.bytes)
 }

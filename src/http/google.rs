@@ -29,9 +29,9 @@ impl Channel {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/wallet/google/callback", web::post().to(callback))
-        .route("/c/{token}/google", web::get().to(save_redirect))
-        .route("/wallet/designs/{design}/{file}", web::get().to(design_image));
+    cfg.service(web::resource("/wallet/google/callback").post(callback))
+        .service(web::resource("/c/{token}/google").get(save_redirect))
+        .service(web::resource("/wallet/designs/{design}/{file}").get(design_image));
 }
 
 pub async fn save_url(

@@ -5,6 +5,7 @@ pub mod api;
 pub mod apple;
 pub mod client;
 pub mod edge;
+pub mod errors;
 pub mod extractors;
 pub mod google;
 pub mod health;
@@ -15,44 +16,50 @@ use actix_web::{HttpResponse, web};
 use crate::error::AppError;
 use crate::service::idempotency::Stored;
 
+/// Every route, one `web::resource` per path: a path asked with a method it does not answer gets
+/// 405 with `Allow` (the resource's own default), where one resource per route would fall
+/// through to the 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|e, _| AppError::invalid_field("", e).into()))
         .app_data(web::PathConfig::default().error_handler(|e, _| AppError::invalid_field("", e).into()))
-        .route("/health", web::get().to(health::health))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/assets/{file:.*}", web::get().to(pages::assets::serve))
-        .route("/staff", web::get().to(pages::staff::page))
+        .service(web::resource("/health").get(health::health))
+        .service(web::resource("/metrics").get(health::metrics))
+        .service(web::resource("/assets/{file:.*}").get(pages::assets::serve))
+        .service(web::resource("/staff").get(pages::staff::page))
         .service(
             web::scope("/api/v1")
-                .route("/auth/login", web::post().to(api::auth::login))
-                .route("/customers", web::post().to(api::customers::create))
-                .route("/cards/{card}", web::get().to(api::cards::get))
-                .route("/cards/{card}/pass.pkpass", web::get().to(api::cards::apple_pass))
-                .route("/cards/{card}/google-save-url", web::get().to(google::save_url))
-                .route("/cards/{id}/ledger", web::get().to(api::cards::ledger))
-                .route("/cards/{id}/block", web::post().to(api::cards::block))
-                .route("/cards/{id}/unblock", web::post().to(api::cards::unblock))
-                .route("/cards/{id}/redemptions", web::post().to(api::cards::redeem))
-                .route("/cards/{id}/adjustments", web::post().to(api::cards::adjust))
-                .route("/cards/{id}/referrals", web::get().to(api::referrals::for_card))
-                .route("/purchases", web::post().to(api::purchases::create))
-                .route("/purchases/{id}/returns", web::post().to(api::purchases::return_goods))
-                .route("/redemptions/{entry_id}/reversal", web::post().to(api::ledger::reverse_redemption))
-                .route("/referrals", web::get().to(api::referrals::list))
-                .route("/referrals/stats", web::get().to(api::referrals::stats))
-                .route("/program/referral", web::get().to(api::referrals::get_settings))
-                .route("/program/referral", web::put().to(api::referrals::put_settings))
-                .route("/program/pass-design", web::get().to(api::passes::get_design))
-                .route("/program/pass-design", web::put().to(api::passes::put_design))
-                .route("/promo-campaigns", web::post().to(api::promos::create))
-                .route("/promo-campaigns", web::get().to(api::promos::list))
-                .route("/promo-campaigns/{id}", web::get().to(api::promos::get))
-                .route("/promo-campaigns/{id}/pause", web::post().to(api::promos::pause))
-                .route("/promo-campaigns/{id}/resume", web::post().to(api::promos::resume))
-                .route("/promo-campaigns/{id}/end", web::post().to(api::promos::end))
-                .route("/promo-campaigns/{id}/codes.csv", web::get().to(api::promos::codes_csv))
-                .route("/promo-codes/validate", web::post().to(api::promos::validate))
-                .route("/promo-codes/redeem", web::post().to(api::promos::redeem)),
+                .service(web::resource("/auth/login").post(api::auth::login))
+                .service(web::resource("/customers").post(api::customers::create))
+                .service(web::resource("/cards/{card}").get(api::cards::get))
+                .service(web::resource("/cards/{card}/pass.pkpass").get(api::cards::apple_pass))
+                .service(web::resource("/cards/{card}/google-save-url").get(google::save_url))
+                .service(web::resource("/cards/{id}/ledger").get(api::cards::ledger))
+                .service(web::resource("/cards/{id}/block").post(api::cards::block))
+                .service(web::resource("/cards/{id}/unblock").post(api::cards::unblock))
+                .service(web::resource("/cards/{id}/redemptions").post(api::cards::redeem))
+                .service(web::resource("/cards/{id}/adjustments").post(api::cards::adjust))
+                .service(web::resource("/cards/{id}/referrals").get(api::referrals::for_card))
+                .service(web::resource("/purchases").post(api::purchases::create))
+                .service(web::resource("/purchases/{id}/returns").post(api::purchases::return_goods))
+                .service(web::resource("/redemptions/{entry_id}/reversal").post(api::ledger::reverse_redemption))
+                .service(web::resource("/referrals").get(api::referrals::list))
+                .service(web::resource("/referrals/stats").get(api::referrals::stats))
+                .service(
+                    web::resource("/program/referral")
+                        .get(api::referrals::get_settings)
+                        .put(api::referrals::put_settings),
+                )
+                .service(
+                    web::resource("/program/pass-design").get(api::passes::get_design).put(api::passes::put_design),
+                )
+                .service(web::resource("/promo-campaigns").post(api::promos::create).get(api::promos::list))
+                .service(web::resource("/promo-campaigns/{id}").get(api::promos::get))
+                .service(web::resource("/promo-campaigns/{id}/pause").post(api::promos::pause))
+                .service(web::resource("/promo-campaigns/{id}/resume").post(api::promos::resume))
+                .service(web::resource("/promo-campaigns/{id}/end").post(api::promos::end))
+                .service(web::resource("/promo-campaigns/{id}/codes.csv").get(api::promos::codes_csv))
+                .service(web::resource("/promo-codes/validate").post(api::promos::validate))
+                .service(web::resource("/promo-codes/redeem").post(api::promos::redeem)),
         )
         .configure(pages::configure)
         .configure(apple::configure)
@@ -60,20 +67,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found(page: pages::Page) -> Result<HttpResponse, AppError> {
-    let req = &page.req;
-    let error = AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path()));
-    // A person's browser gets a page; API clients and wallets get JSON.
-    let wants_html = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    let machine = ["/api/", "/wallet/"].iter().any(|p| req.path().starts_with(p));
-    if wants_html && !machine {
-        return Ok(page.respond(async { Err(error) }).await);
-    }
-    Err(error)
+/// A browser gets the 404 page and API clients JSON: [`errors::shape`] decides which.
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
+    Err(AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path())))
 }
 
 /// Returns the request id of the log lines in an `X-Request-Id` header, so that a till's
@@ -109,4 +105,12 @@ pub fn stored(response: Stored) -> HttpResponse {
         builder.insert_header(("Idempotent-Replayed", "true"));
     }
     builder.body(response.body)
+}
+
+/// `Content-Disposition: attachment` for a download named `name`, kept to the characters a file
+/// name needs: a name made from input (a path id) can neither break out of the quotes nor hold a
+/// CR/LF, which would make the header value fail (a 500) or split it.
+pub fn attachment(name: &str) -> (actix_web::http::header::HeaderName, String) {
+    let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    (actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe}\""))
 }

@@ -25,15 +25,9 @@ pub fn login_path(key: &LinkKey, login_id: &str) -> String {
     format!("/login/{}", key.sign(LOGIN_PURPOSE, login_id))
 }
 
-/// Counts one attempt against each `(key, limit)` in its own transaction (a refusal must not roll
-/// the count back), then refuses with 429 once a key is past its limit.
+/// Counts one link request against each `(key, limit)` (see [`limits`]); 429 past a limit.
 pub async fn rate_limit(db: &Db, keys: Vec<(String, i64)>) -> AppResult<()> {
-    let (window, retry_after) = repo::rate_limits::current_window(WINDOW_SECONDS);
-    let over = db.write(move |c| Ok(repo::rate_limits::hit_all(c, &keys, window)?)).await?;
-    if over {
-        return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
-    }
-    Ok(())
+    super::rate_limit(db, keys, WINDOW_SECONDS).await
 }
 
 pub fn limits(program_id: &str, email: &str, client: Option<&str>) -> Vec<(String, i64)> {

@@ -165,6 +165,7 @@ fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResu
             pass_seq: 0,
             pass_updated_at: now.with_nanosecond(0).unwrap_or(now),
             link_token: random_token(32),
+            apple_devices: 0,
         };
         match conn.transaction(|c| card_repo::insert(c, &card)) {
             Ok(()) => return Ok(card),

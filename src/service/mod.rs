@@ -20,6 +20,7 @@ pub mod referrals;
 pub mod reversals;
 
 use crate::domain::role::Role;
+use crate::error::{AppError, AppResult};
 
 /// Who is calling: taken from a verified staff token, never from the request body.
 #[derive(Debug, Clone)]
@@ -31,11 +32,24 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn require(&self, role: Role) -> Result<(), crate::error::AppError> {
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
         if self.role >= role {
             Ok(())
         } else {
-            Err(crate::error::AppError::forbidden(format!("this needs the {} role or above", role.as_str())))
+            Err(AppError::forbidden(format!("this needs the {} role or above", role.as_str())))
         }
     }
+}
+
+/// Counts one request against each `(key, limit)` of the current window of `window_seconds`,
+/// in its own transaction (a refusal must not roll the count back), then refuses with 429 and
+/// `Retry-After` once a key is past its limit. Counted in the database, so the limit holds
+/// across every node.
+pub async fn rate_limit(db: &crate::db::Db, keys: Vec<(String, i64)>, window_seconds: i64) -> AppResult<()> {
+    let (window, retry_after) = crate::db::repo::rate_limits::current_window(window_seconds);
+    let over = db.write(move |c| Ok(crate::db::repo::rate_limits::hit_all(c, &keys, window)?)).await?;
+    if over {
+        return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::passes::{self, PassFile};
-use crate::db::repo::apple::{self as registrations, Registration};
+use crate::db::repo::apple::{self as registrations, Registered, Registration};
 use crate::db::repo::cards::Card;
 use crate::db::{Db, DbConn, repo};
 use crate::domain::update_tag::UpdateTag;
@@ -122,33 +122,68 @@ pub struct RegisterBody {
     pub push_token: String,
 }
 
+/// Devices registered for updates of one pass: a phone, a watch or a tablet, and a spare.
+///
+/// Past the cap a new device is refused (429), not let in by evicting the oldest: whoever holds
+/// the pass's token could otherwise register five devices of their own and silently push out
+/// the customer's phone, whose pass would stop updating. A customer who changes phones is not
+/// locked out for long: APNs answers 410 for the old phone's token, and the push job forgets it.
+pub const DEVICES_PER_PASS: i64 = 5;
+/// Registration calls per device and per client address in one hour (a device registers each
+/// pass once, and again after a restore; a shop's Wi-Fi carries many customers).
+pub const REGISTRATIONS_PER_DEVICE: i64 = 30;
+pub const REGISTRATIONS_PER_ADDRESS: i64 = 100;
+const REGISTRATION_WINDOW_SECONDS: i64 = 3600;
+
+/// Rate-limit keys of a caller: its own, and its client address's when known.
+fn keys(scope: &str, own: Option<(&str, i64)>, client: Option<&str>, per_client: i64) -> Vec<(String, i64)> {
+    let own = own.map(|(id, limit)| (format!("{scope}:device:{id}"), limit));
+    let client = client.map(|address| (format!("{scope}:addr:{address}"), per_client));
+    own.into_iter().chain(client).collect()
+}
+
 /// True when the registration is new (201), false when the device already had it (200).
+/// Every call counts against the hourly limits, refused ones too: they are also how a token
+/// would be guessed.
 pub async fn register(
     db: &Db,
     wallet: Arc<AppleWallet>,
     device: String,
     claim: PassClaim,
     body: RegisterBody,
+    client: Option<String>,
 ) -> AppResult<bool> {
     check_id("deviceLibraryIdentifier", &device, 128)?;
     check_id("pushToken", &body.push_token, 512)?;
+    let limits = keys(
+        "passkit_register",
+        Some((&device, REGISTRATIONS_PER_DEVICE)),
+        client.as_deref(),
+        REGISTRATIONS_PER_ADDRESS,
+    );
+    super::rate_limit(db, limits, REGISTRATION_WINDOW_SECONDS).await?;
     db.write(move |c| {
         let card = authorized(c, &wallet, &claim)?;
         let now = repo::now();
-        let created = registrations::register(
-            c,
-            &Registration {
-                device_library_id: &device,
-                pass_type_id: &claim.pass_type_id,
-                serial: &claim.serial,
-                program_id: &card.program_id,
-                card_id: &card.id,
-                push_token: &body.push_token,
-                created_at: now,
-                updated_at: now,
-            },
-        )?;
-        Ok(created)
+        let registration = Registration {
+            device_library_id: &device,
+            pass_type_id: &claim.pass_type_id,
+            serial: &claim.serial,
+            program_id: &card.program_id,
+            card_id: &card.id,
+            push_token: &body.push_token,
+            created_at: now,
+            updated_at: now,
+        };
+        match registrations::register(c, &registration, DEVICES_PER_PASS)? {
+            Registered::New => Ok(true),
+            Registered::Again => Ok(false),
+            Registered::Full => Err(AppError::client(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_devices",
+                format!("this pass is registered on {DEVICES_PER_PASS} devices already; remove it from one first"),
+            )),
+        }
     })
     .await
 }
@@ -213,11 +248,46 @@ pub struct LogBody {
     pub logs: Vec<String>,
 }
 
+/// Log calls per client address in one window, and what one call may log: Wallet reports an
+/// error in a line of about 300 characters, a few at a time.
+pub const LOG_PER_ADDRESS: i64 = 30;
+const LOG_WINDOW_SECONDS: i64 = 600;
+const LOG_LINES: usize = 5;
+const LOG_LINE_CHARS: usize = 500;
+
 /// What devices report about our service ("Unexpected response code 401"...): into our logs,
-/// where the engineer on call looks. Unauthenticated, so bounded.
-pub fn log(body: LogBody) {
-    for line in body.logs.iter().take(20) {
-        let line: String = line.chars().take(1000).collect();
+/// where the engineer on call looks. Unauthenticated, so limited per client address (past it:
+/// 429 and nothing logged) and bounded per call.
+pub async fn log(db: &Db, client: Option<String>, body: LogBody) -> AppResult<()> {
+    let limits = keys("passkit_log", None, client.as_deref(), LOG_PER_ADDRESS);
+    super::rate_limit(db, limits, LOG_WINDOW_SECONDS).await?;
+    for line in log_lines(&body) {
         tracing::warn!(target: "encarte::passkit_device", message = line, "Wallet reported");
+    }
+    Ok(())
+}
+
+/// The first lines, each cut short, and a note of how many were left out.
+fn log_lines(body: &LogBody) -> Vec<String> {
+    let mut lines: Vec<String> =
+        body.logs.iter().take(LOG_LINES).map(|line| line.chars().take(LOG_LINE_CHARS).collect()).collect();
+    if let Some(dropped) = body.logs.len().checked_sub(LOG_LINES).filter(|n| *n > 0) {
+        lines.push(format!("({dropped} more lines not logged)"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_log_call_logs_a_few_short_lines() {
+        let body = LogBody { logs: vec!["é".repeat(10_000); 40] };
+        let lines = log_lines(&body);
+        assert_eq!(lines.len(), LOG_LINES + 1);
+        assert!(lines[..LOG_LINES].iter().all(|l| l.chars().count() == LOG_LINE_CHARS));
+        assert_eq!(lines[LOG_LINES], "(35 more lines not logged)");
+        assert_eq!(log_lines(&LogBody { logs: vec!["a".into()] }), vec!["a".to_owned()]);
     }
 }

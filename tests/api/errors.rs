@@ -140,3 +140,35 @@ async fn no_input_makes_a_500() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_405_with_allow_in_our_error_shape() {
+    let app = spawn_app().await;
+    let cases = [
+        (reqwest::Method::DELETE, "/api/v1/purchases", "POST"),
+        (reqwest::Method::GET, "/api/v1/promo-codes/redeem", "POST"),
+        (reqwest::Method::DELETE, "/api/v1/program/referral", "GET, PUT"),
+        (reqwest::Method::POST, "/wallet/apple/v1/passes/pass.x/serial", "GET, HEAD"),
+        (reqwest::Method::GET, "/wallet/apple/v1/log", "POST"),
+        (reqwest::Method::PUT, "/wallet/apple/v1/devices/d/registrations/p/s", "POST, DELETE"),
+        (reqwest::Method::GET, "/logout", "POST"),
+        (reqwest::Method::POST, "/health", "GET"),
+    ];
+    for (method, path, allow) in cases {
+        let res = app.client.request(method.clone(), app.url(path)).bearer_auth(&app.staff.owner).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(res.headers()["content-type"], "application/json", "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(code(&body), "method_not_allowed", "{method} {path}");
+        assert_eq!(body["error"]["message"], format!("{method} {path}: method not allowed"));
+    }
+    // A browser gets the error page, with the Allow header still.
+    let res = app.client.get(app.url("/logout")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "POST");
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    // An unknown path is still a 404.
+    let (status, body) = app.send(reqwest::Method::DELETE, "/api/v1/nothing", None, None, None).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
+}

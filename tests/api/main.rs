@@ -22,6 +22,7 @@ mod outbox;
 mod pages;
 mod pass_designs;
 mod passes;
+mod passkit_limits;
 mod promos;
 mod purchases;
 mod referrals;

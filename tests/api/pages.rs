@@ -298,6 +298,41 @@ async fn a_magic_link_logs_in_once_within_fifteen_minutes() {
 }
 
 #[tokio::test]
+async fn logout_goes_back_only_to_a_path_of_this_site_and_never_fails() {
+    let app = spawn_app().await;
+    let mut phone = Phone::new(&app, "en");
+    let cases = [
+        ("/p/shop", "/p/shop"),
+        ("/p/demo\r\nX: 1", "/"),
+        ("/p/demo\nSet-Cookie: a=b", "/"),
+        ("//evil.example/p/", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/p/\u{7f}", "/"),
+        ("", "/"),
+    ];
+    for (next, expected) in cases {
+        let token = phone.get("/p/shop").await.csrf();
+        let out = phone.post("/logout", &[("csrf", &token), ("next", next)]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{next:?}: {}", out.body);
+        assert_eq!(out.headers["location"], expected, "{next:?}");
+        assert!(!out.headers.contains_key("x"));
+    }
+    // A body that is not a form: refused in the documented error shape, not actix's text/plain.
+    let post = || app.client.post(app.url("/logout")).header("content-type", "text/plain");
+    let res = post().body("next=/p/demo%0D%0AX:%201").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(crate::helpers::code(&body), "unsupported_media_type", "{body}");
+    // A browser gets the error page instead.
+    let res = post().header("accept", "text/html").body("next=/").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(res.text().await.unwrap().contains("This did not work"));
+}
+
+#[tokio::test]
 async fn an_expired_magic_link_is_refused() {
     let app = spawn_app().await;
     app.enrol("zoe@example.fr").await;

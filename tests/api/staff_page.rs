@@ -99,6 +99,12 @@ async fn staff_script_style_and_vendored_decoder_are_served() {
     let html = String::from_utf8(page).unwrap();
     assert!(html.contains("data-decoder=\"/assets/vendor/barcode-detector.js?v="));
     assert!(html.contains("data-wasm=\"/assets/vendor/zxing_reader.wasm?v="));
+    // A missing file is a 404 in our error shape, like any other.
+    let (status, headers, body) = fetch(&app, "/assets/nothing.js", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(header(&headers, "content-type"), "application/json");
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(crate::helpers::code(&body), "asset_not_found");
 }
 
 #[tokio::test]

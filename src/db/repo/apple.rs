@@ -22,11 +22,26 @@ pub struct Registration<'a> {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Registers the device for the pass; true when the registration is new. The push token of an
-/// existing one is refreshed, on every pass of the device: a device has one token per topic and
-/// it can change.
-pub fn register(conn: &mut DbConn, reg: &Registration<'_>) -> QueryResult<bool> {
-    let inserted = insert_or_ignore!(conn, r::table, reg)?;
+/// What a registration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    New,
+    /// The device already had it (its push token refreshed).
+    Again,
+    /// The pass has `cap` devices already: nothing was written.
+    Full,
+}
+
+/// Registers the device for the pass, unless it would be one device more than `cap`. The push
+/// token of an existing registration is refreshed, on every pass of the device: a device has one
+/// token per topic and it can change.
+pub fn register(conn: &mut DbConn, reg: &Registration<'_>, cap: i64) -> QueryResult<Registered> {
+    let inserted = insert_or_ignore!(conn, r::table, reg)? == 1;
+    // Counted only once the row is known to be new: a device asking again is not one more.
+    if inserted && count_in(conn, reg.card_id, cap)? == 0 {
+        remove(conn, reg.device_library_id, reg.pass_type_id, reg.serial)?;
+        return Ok(Registered::Full);
+    }
     diesel::update(
         r::table
             .filter(r::device_library_id.eq(reg.device_library_id))
@@ -35,17 +50,43 @@ pub fn register(conn: &mut DbConn, reg: &Registration<'_>) -> QueryResult<bool> 
     )
     .set((r::push_token.eq(reg.push_token), r::updated_at.eq(now())))
     .execute(conn)?;
-    Ok(inserted == 1)
+    Ok(if inserted { Registered::New } else { Registered::Again })
+}
+
+/// One device more on the card, if it has fewer than `cap`: one conditional UPDATE, which a
+/// concurrent registration waits for and then re-checks, so two can't both take the last place.
+fn count_in(conn: &mut DbConn, card_id: &str, cap: i64) -> QueryResult<usize> {
+    diesel::update(cards::table.find(card_id).filter(cards::apple_devices.lt(cap)))
+        .set(cards::apple_devices.eq(cards::apple_devices + 1))
+        .execute(conn)
+}
+
+/// One device less on each card of the removed registrations.
+fn count_out(conn: &mut DbConn, card_ids: &[String]) -> QueryResult<()> {
+    for card_id in card_ids {
+        diesel::update(cards::table.find(card_id).filter(cards::apple_devices.gt(0)))
+            .set(cards::apple_devices.eq(cards::apple_devices - 1))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn unregister(conn: &mut DbConn, device: &str, pass_type_id: &str, serial: &str) -> QueryResult<usize> {
+    let removed = remove(conn, device, pass_type_id, serial)?;
+    count_out(conn, &removed)?;
+    Ok(removed.len())
+}
+
+/// Deletes the registration; the card ids of what was deleted.
+fn remove(conn: &mut DbConn, device: &str, pass_type_id: &str, serial: &str) -> QueryResult<Vec<String>> {
     diesel::delete(
         r::table
             .filter(r::device_library_id.eq(device))
             .filter(r::pass_type_id.eq(pass_type_id))
             .filter(r::serial.eq(serial)),
     )
-    .execute(conn)
+    .returning(r::card_id)
+    .get_results(conn)
 }
 
 /// The tag to hand out with a list: what this transaction's snapshot has seen. Read in the same
@@ -92,5 +133,10 @@ pub fn push_tokens(conn: &mut DbConn, card_id: &str) -> QueryResult<Vec<(String,
 /// Forgets a token APNs called dead (410 Unregistered, 400 BadDeviceToken): every registration
 /// that would push to it.
 pub fn forget_push_token(conn: &mut DbConn, push_token: &str, pass_type_id: &str) -> QueryResult<usize> {
-    diesel::delete(r::table.filter(r::push_token.eq(push_token)).filter(r::pass_type_id.eq(pass_type_id))).execute(conn)
+    let removed: Vec<String> =
+        diesel::delete(r::table.filter(r::push_token.eq(push_token)).filter(r::pass_type_id.eq(pass_type_id)))
+            .returning(r::card_id)
+            .get_results(conn)?;
+    count_out(conn, &removed)?;
+    Ok(removed.len())
 }

@@ -28,6 +28,8 @@ pub struct Card {
     pub pass_updated_at: NaiveDateTime,
     /// Unguessable token of the customer's own links.
     pub link_token: String,
+    /// Devices registered for updates of the pass (capped: see `service::passkit`).
+    pub apple_devices: i64,
 }
 
 pub const ACTIVE: &str = "active";

@@ -67,7 +67,7 @@ pub async fn codes_csv(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<S
     let csv = promos::codes_csv(&db, &actor, id.clone()).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"promo-codes-{id}.csv\"")))
+        .insert_header(crate::http::attachment(&format!("promo-codes-{id}.csv")))
         .body(csv))
 }
 

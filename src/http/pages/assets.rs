@@ -78,9 +78,13 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-pub async fn serve(assets: web::Data<Assets>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+pub async fn serve(
+    assets: web::Data<Assets>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, crate::error::AppError> {
     let Some(asset) = assets.get(&path) else {
-        return HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("not found");
+        return Err(crate::error::AppError::not_found("asset_not_found", "no such asset"));
     };
     let fresh = req
         .headers()
@@ -92,5 +96,5 @@ pub async fn serve(assets: web::Data<Assets>, req: HttpRequest, path: web::Path<
         .insert_header((header::ETAG, asset.etag.clone()))
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    if fresh { response.finish() } else { response.content_type(asset.content_type).body(asset.body.clone()) }
+    Ok(if fresh { response.finish() } else { response.content_type(asset.content_type).body(asset.body.clone()) })
 }

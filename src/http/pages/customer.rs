@@ -228,10 +228,20 @@ pub async fn logout(page: Page, form: Form) -> HttpResponse {
         if let Some(cookie) = page.cookie(SESSION_COOKIE) {
             customer_auth::logout(page.db(), cookie).await?;
         }
-        let back = form.get("next").filter(|n| n.starts_with("/p/")).cloned().unwrap_or_else(|| "/".to_owned());
+        let back = form.get("next").and_then(|n| local_path(n)).unwrap_or("/").to_owned();
         Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, back)).cookie(session_removal()).finish())
     })
     .await
+}
+
+/// A path of this site to send the visitor back to, or None: not another site's `//host`, nor a
+/// backslash (browsers read `/\host` as `//host`), nor a CR/LF that would split the Location
+/// header (or fail it: a 500).
+fn local_path(next: &str) -> Option<&str> {
+    let clean = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    clean.then_some(next)
 }
 
 pub async fn card_page(page: Page, google: web::Data<Channel>, token: web::Path<String>) -> HttpResponse {
@@ -276,7 +286,7 @@ pub async fn data_export(page: Page, token: web::Path<String>) -> HttpResponse {
     page.respond(async {
         let data = privacy::export(page.db(), token.into_inner(), page.cookie(SESSION_COOKIE)).await?;
         Ok(HttpResponse::Ok()
-            .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"my-loyalty-data.json\""))
+            .insert_header(crate::http::attachment("my-loyalty-data.json"))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(data))
     })

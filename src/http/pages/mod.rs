@@ -78,17 +78,15 @@ pub fn html(
 
 /// A page-friendly error: the same status as the API would give, as a page in the visitor's
 /// language (a phone shows it; JSON would be a dead end).
-fn error_page(req: &HttpRequest, templates: &Templates, version: &str, lang: Lang, error: &AppError) -> HttpResponse {
+pub(crate) fn error_page(
+    req: &HttpRequest,
+    templates: &Templates,
+    version: &str,
+    lang: Lang,
+    error: &AppError,
+) -> HttpResponse {
     use actix_web::ResponseError;
     let status = error.status_code();
-    if status.is_server_error() {
-        // Logged by the error type itself when it becomes a response; here the visitor gets a page.
-        let detail = match error {
-            AppError::Internal(cause) | AppError::Unavailable(cause) => format!("{cause:#}"),
-            other => other.to_string(),
-        };
-        tracing::error!(error = detail, "page failed");
-    }
     let key = match status {
         StatusCode::NOT_FOUND => "error.not_found",
         StatusCode::FORBIDDEN => "error.forbidden",
@@ -188,6 +186,15 @@ impl Page {
         match handler.await {
             Ok(response) => response,
             Err(error) => {
+                use actix_web::ResponseError;
+                if error.status_code().is_server_error() {
+                    // An error logs itself when it becomes a response; this one becomes a page.
+                    let detail = match &error {
+                        AppError::Internal(cause) | AppError::Unavailable(cause) => format!("{cause:#}"),
+                        other => other.to_string(),
+                    };
+                    tracing::error!(error = detail, "page failed");
+                }
                 let lang = self.lang(Lang::En);
                 let mut response = error_page(&self.req, &self.templates, &self.assets.version, lang, &error);
                 if let AppError::TooManyRequests { retry_after_seconds } = error
@@ -202,26 +209,22 @@ impl Page {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // A form that can't be read is answered in our error shape (a page for a browser, by the
-    // error's status), and a body too slow to arrive is a 408 like the API's.
+    // A body too slow to arrive is a 408 like the API's; other form errors keep their status and
+    // get our error shape from `http::errors`.
     let form_error = |e: actix_web::error::UrlencodedError, _: &HttpRequest| -> actix_web::Error {
         match e {
             actix_web::error::UrlencodedError::Payload(payload) => crate::http::edge::body_error(&payload).into(),
-            other => AppError::bad_request("invalid_form", other.to_string()).into(),
+            other => other.into(),
         }
     };
+    use customer::*;
     cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(form_error))
-        .route("/p/{program}", web::get().to(customer::program_page))
-        .route("/p/{program}", web::post().to(customer::enrol_program))
-        .route("/p/{program}/login", web::get().to(customer::login_form))
-        .route("/p/{program}/login", web::post().to(customer::login_request))
-        .route("/r/{code}", web::get().to(customer::referral_page))
-        .route("/r/{code}", web::post().to(customer::enrol_referral))
-        .route("/login/{token}", web::get().to(customer::login_link))
-        .route("/login/{token}", web::post().to(customer::login_use))
-        .route("/logout", web::post().to(customer::logout))
-        .route("/c/{token}", web::get().to(customer::card_page))
-        .route("/c/{token}/data.json", web::get().to(customer::data_export))
-        .route("/c/{token}/delete", web::get().to(customer::delete_confirm))
-        .route("/c/{token}/delete", web::post().to(customer::delete_account));
+        .service(web::resource("/p/{program}").get(program_page).post(enrol_program))
+        .service(web::resource("/p/{program}/login").get(login_form).post(login_request))
+        .service(web::resource("/r/{code}").get(referral_page).post(enrol_referral))
+        .service(web::resource("/login/{token}").get(login_link).post(login_use))
+        .service(web::resource("/logout").post(logout))
+        .service(web::resource("/c/{token}").get(card_page))
+        .service(web::resource("/c/{token}/data.json").get(data_export))
+        .service(web::resource("/c/{token}/delete").get(delete_confirm).post(delete_account));
 }
