@@ -85,17 +85,16 @@ pub fn find_by_customer(conn: &mut DbConn, program_id: &str, customer_id: &str) 
 
 /// Moves the balance by `delta` in one conditional UPDATE that also bumps `pass_version`. The row
 /// lock it takes serialises concurrent writers of one card, and the conditions are checked by the
-/// database at write time: None when the card is not active (if `only_active`), or when the new
+/// database at write time: None when the card's status is not one of `statuses`, or when the new
 /// balance would fall below `floor`.
 pub fn move_balance(
     conn: &mut DbConn,
     program_id: &str,
     card_id: &str,
     delta: i64,
-    only_active: bool,
+    statuses: &[&str],
     floor: Option<i64>,
 ) -> QueryResult<Option<Card>> {
-    let statuses: &[&str] = if only_active { &[ACTIVE] } else { &[ACTIVE, BLOCKED, CLOSED] };
     let min_before = floor.map_or(i64::MIN, |f| f.saturating_sub(delta));
     diesel::update(cards::table)
         .filter(cards::program_id.eq(program_id))
