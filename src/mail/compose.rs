@@ -219,6 +219,7 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
                 }
             }
             let lang = Lang::from_tag(&customer.locale).or_else(|| Lang::from_tag(&program.locale)).unwrap_or(Lang::En);
+            let referral_code = card.live_referral_code().map(str::to_owned);
             Ok(Ok(Recipient {
                 email: customer.email,
                 first_name: customer.first_name,
@@ -227,7 +228,7 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
                 currency: program.currency,
                 card_number: crate::domain::card::CardNumber::from_db(card.number).grouped(),
                 link_token: card.link_token,
-                referral_code: card.referral_code,
+                referral_code,
                 balance: card.balance,
             }))
         })

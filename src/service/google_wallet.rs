@@ -66,7 +66,7 @@ fn snapshot(
     );
     let display = CardNumber::from_db(card.number.clone()).grouped();
     let mut links = vec![("My card", format!("{public_url}/c/{}", card.link_token))];
-    if let Some(code) = &card.referral_code {
+    if let Some(code) = card.live_referral_code() {
         links.push(("Invite a friend", format!("{public_url}/r/{code}")));
     }
     let object = objects::loyalty_object(&ObjectInput {

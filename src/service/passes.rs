@@ -113,7 +113,7 @@ fn input(
         display_number: CardNumber::from_db(card.number.clone()).grouped(),
         balance: card.balance,
         member_first_name: Some(customer.first_name),
-        referral_link: card.referral_code.as_ref().map(|code| format!("{public_url}/r/{code}")),
+        referral_link: card.live_referral_code().map(|code| format!("{public_url}/r/{code}")),
         recent,
         voided: card.status == CLOSED,
         web_service_url: wallet.web_service_url.clone(),

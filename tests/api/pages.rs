@@ -477,6 +477,31 @@ async fn a_signed_in_customer_downloads_their_data_and_erases_their_account() {
 }
 
 #[tokio::test]
+async fn an_erased_card_gets_no_referral_code_back_after_a_restart() {
+    let app = spawn_app().await;
+    let settings = json!({"enabled": true, "referrer_points": 10, "referee_points": 10});
+    app.send(Method::PUT, "/api/v1/program/referral", Some(&app.staff.manager), None, Some(&settings)).await;
+    let card = app.enrol("zoe@example.fr").await;
+    let id = card["id"].as_str().unwrap();
+    let path = card["apple_pass_path"].as_str().unwrap().trim_end_matches("/pass.pkpass").to_owned();
+    let mut phone = Phone::new(&app, "en");
+    log_in(&app, &mut phone, "zoe@example.fr").await;
+    let token = phone.get(&format!("{path}/delete")).await.csrf();
+    let deleted = phone.post(&format!("{path}/delete"), &[("csrf", &token), ("confirm", "on")]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+
+    // Start-up again on the same database: its backfill leaves the closed card alone.
+    encarte::startup::Application::build_with(app.config.clone(), encarte::jobs::Registry::standard)
+        .await
+        .expect("the app builds again");
+    assert_eq!(app.count("cards", &format!("id = '{id}' AND referral_code IS NULL")).await, 1);
+    // A code an older build gave back leads nowhere: only an active card's link invites.
+    let code = encarte::service::referrals::new_code();
+    app.exec(&format!("UPDATE cards SET referral_code = '{code}' WHERE id = '{id}'")).await;
+    assert_eq!(phone.get(&format!("/r/{code}")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn a_browser_that_enrols_as_its_own_referee_is_spotted_by_its_device_cookie() {
     let app = spawn_app().await;
     let settings = json!({"enabled": true, "min_purchase_cents": 100, "referrer_points": 10, "referee_points": 10});

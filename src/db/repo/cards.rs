@@ -30,6 +30,13 @@ pub struct Card {
     pub link_token: String,
 }
 
+impl Card {
+    /// The referral code to hand out: only an active card's link leads to an invitation.
+    pub fn live_referral_code(&self) -> Option<&str> {
+        self.referral_code.as_deref().filter(|_| self.status == ACTIVE)
+    }
+}
+
 pub const ACTIVE: &str = "active";
 pub const BLOCKED: &str = "blocked";
 pub const CLOSED: &str = "closed";
@@ -64,9 +71,18 @@ pub fn find_by_referral_code(conn: &mut DbConn, program_id: &str, code: &str) ->
         .optional()
 }
 
-/// Cards created before referral codes existed, to give them one.
-pub fn without_referral_code(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Card>> {
-    cards::table.filter(cards::referral_code.is_null()).limit(limit).select(Card::as_select()).load(conn)
+/// Open cards without a referral code (created before codes existed), in id order after `after`.
+/// A closed card is left out: erasure took its code away for good.
+pub fn without_referral_code(conn: &mut DbConn, after: Option<&str>, limit: i64) -> QueryResult<Vec<Card>> {
+    let mut query = cards::table
+        .filter(cards::referral_code.is_null())
+        .filter(cards::status.ne(CLOSED))
+        .select(Card::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(cards::id.gt(after));
+    }
+    query.order(cards::id).limit(limit).load(conn)
 }
 
 pub fn set_referral_code(conn: &mut DbConn, card_id: &str, code: &str) -> QueryResult<usize> {
