@@ -166,7 +166,14 @@ async fn send(deps: &Deps, mail: &Mail) -> anyhow::Result<()> {
         google_wallet: deps.google.is_some(),
     };
     let composed = compose(&deps.templates, mail, &recipient, &links)?;
-    let message = message(deps.mailer.from(), &recipient, composed)?;
+    let message = match message(deps.mailer.from(), &recipient, composed) {
+        Ok(message) => message,
+        // Building fails alike on every retry: the mail is dropped, loudly, not retried for hours.
+        Err(e) => {
+            tracing::error!(template, error = format!("{e:#}"), "e-mail dropped: its message cannot be built");
+            return Ok(());
+        }
+    };
     deps.mailer.send(message).await?;
     // The domain only: enough to see which provider bounces, without logging who was mailed.
     let domain = recipient.email.rsplit_once('@').map_or("", |(_, d)| d);
@@ -209,7 +216,8 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
             }
             let Some(card) = card else { return Ok(Err(Skip::CardGone)) };
             // Checked here, not when building the message: a bad address fails every retry alike.
-            if customer.email.parse::<lettre::Address>().is_err() {
+            // The rule enrolment applies, for addresses stored before it did.
+            if !crate::domain::email::sendable(&customer.email) {
                 return Ok(Err(Skip::AddressInvalid));
             }
             if mail.is_marketing() {

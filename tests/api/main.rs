@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod cards;
 mod customers;
+mod enrolment;
 mod errors;
 mod google_wallet;
 mod idempotency;

@@ -9,17 +9,17 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app};
 
 /// A browser in miniature: keeps cookies, never follows redirects.
-struct Phone<'a> {
+pub(crate) struct Phone<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookies: BTreeMap<String, String>,
     lang: &'static str,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -40,7 +40,7 @@ impl Page {
 }
 
 impl<'a> Phone<'a> {
-    fn new(app: &'a TestApp, lang: &'static str) -> Self {
+    pub(crate) fn new(app: &'a TestApp, lang: &'static str) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Phone { app, client, cookies: BTreeMap::new(), lang }
     }
@@ -70,7 +70,7 @@ impl<'a> Phone<'a> {
         Page { status, headers, body: res.text().await.unwrap().replace("&#x2f;", "/") }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.request(Method::GET, path, None).await
     }
 
@@ -79,7 +79,7 @@ impl<'a> Phone<'a> {
     }
 
     /// Opens the form at `path` and posts it with its CSRF token and `fields`.
-    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.get(path).await.csrf();
         let mut form = vec![("csrf", token.as_str())];
         form.extend_from_slice(fields);
