@@ -63,7 +63,7 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
             "login_url": format!("{}{}", links.public_url, crate::service::customer_auth::login_path(links.link_key, login_id)),
         }),
         Mail::ReferralRewarded { beneficiary, points, .. } => {
-            subject_args.push(("points", points.to_string()));
+            subject_args.push(("count", points.to_string()));
             json!({"points": points, "referrer": *beneficiary == Beneficiary::Referrer})
         }
         Mail::VoucherIssued { title, description, value_cents, expires_on, .. } => {

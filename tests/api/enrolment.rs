@@ -46,3 +46,21 @@ async fn the_enrolment_page_shows_those_errors_next_to_their_fields() {
     }
     assert_eq!(app.count("customers", "1=1").await, 0);
 }
+
+#[tokio::test]
+async fn the_enrolment_page_counts_points_in_each_language() {
+    let app = spawn_app().await;
+    app.new_program("two").await;
+    app.exec("UPDATE programs SET earn_points = 2 WHERE slug = 'two'").await;
+    for (slug, en, fr) in [
+        ("shop", "Earn 1 point for every", "Gagnez 1 point pour chaque"),
+        ("two", "Earn 2 points for every", "Gagnez 2 points pour chaque"),
+    ] {
+        for (lang, expected) in [("en", en), ("fr", fr)] {
+            let page = Phone::new(&app, lang).get(&format!("/p/{slug}")).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.body.contains(expected), "{slug} {lang}: {}", page.body);
+            assert!(!page.body.contains("(s)"), "{slug} {lang}");
+        }
+    }
+}

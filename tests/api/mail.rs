@@ -161,7 +161,7 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
     assert!(referrer.contains("Grâce à vous, un proche a rejoint Shop shop"), "{referrer}");
     assert!(referee.contains("Un proche vous a recommandé Shop shop"), "{referee}");
     for text in [referrer, referee] {
-        assert!(text.contains("Votre solde est maintenant de 0 points."), "{text}");
+        assert!(text.contains("Votre solde est maintenant de 0 point."), "French counts 0 in the singular: {text}");
         assert!(text.contains(&format!("{}/c/{token}", app.config.public_url())), "{text}");
     }
     assert_eq!(app.count("outbox_jobs", "state = 'done'").await, 2);
