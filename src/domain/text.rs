@@ -76,6 +76,16 @@ bounded_text!(ExternalRef, "an external reference", 100);
 bounded_text!(IdempotencyKey, "an Idempotency-Key", 255);
 bounded_text!(DeviceId, "a device id", 200);
 
+/// What an error message quotes of a caller's value: its first 40 characters, then "…". A 10 KB
+/// value echoed whole buries the message (and fills the log line that records it).
+pub fn excerpt(value: &str) -> String {
+    const SHOWN: usize = 40;
+    match value.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
 /// A phone number as typed: digits, spaces, dots, dashes, parentheses and a leading +.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Phone(String);
@@ -176,6 +186,13 @@ mod tests {
         assert!(Reason::parse("refund \u{202e}gnp.exe".into()).is_err());
         assert!(Phone::parse("+33 6 12 34 56 78".into()).is_ok());
         assert!(Phone::parse("call me".into()).is_err());
+    }
+
+    #[test]
+    fn excerpts_are_bounded_on_character_boundaries() {
+        assert_eq!(excerpt("night"), "night");
+        assert_eq!(excerpt(&"é".repeat(40)), "é".repeat(40));
+        assert_eq!(excerpt(&"é".repeat(10_000)), format!("{}…", "é".repeat(40)));
     }
 
     #[test]

@@ -61,7 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn not_found(page: pages::Page) -> Result<HttpResponse, AppError> {
     let req = &page.req;
-    let error = AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path()));
+    let path = crate::domain::text::excerpt(req.path());
+    let error = AppError::not_found("route_not_found", format!("no route for {} {path}", req.method()));
     // A person's browser gets a page; API clients and wallets get JSON.
     let wants_html = req
         .headers()

@@ -13,6 +13,7 @@ use crate::db::repo::programs::{Program, Seen};
 use crate::db::{Db, DbConn, blocking, repo};
 use crate::domain::card::CardNumber;
 use crate::domain::role::Role;
+use crate::domain::text::excerpt;
 use crate::error::{AppError, AppResult};
 use crate::jobs;
 use crate::wallet::AppleWallet;
@@ -225,7 +226,7 @@ pub async fn set_design(
         let available: Vec<&str> = wallet.designs.keys().map(String::as_str).collect();
         return Err(AppError::invalid_field(
             "design",
-            format!("no pass design {name:?}; available: {}", available.join(", ")),
+            format!("no pass design {:?}; available: {}", excerpt(name), available.join(", ")),
         ));
     }
     let program_id = actor.program_id.clone();
