@@ -56,6 +56,7 @@ impl Text {
         }
     }
 
+    #[cfg(test)]
     fn forms(&self) -> Vec<&str> {
         match self {
             Text::Plain(text) => vec![text],

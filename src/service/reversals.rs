@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
-use super::cards::card_not_found;
 use super::idempotency::{self, Idempotent, Stored};
 use super::points::{Guard, Posting, post, refusal};
 use crate::db::repo::ledger::Entry;
