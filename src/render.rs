@@ -6,7 +6,9 @@
 //! test with sample data, which is what askama's compile-time check would have given us.
 //!
 //! Text lives in `i18n/{lang}.json` catalogs, used as `{{ t("key", name=...) }}`: a missing key
-//! is an error, not an empty string, and a test keeps the catalogs' keys identical.
+//! is an error, not an empty string, and a test keeps the catalogs' keys identical. A text that
+//! counts something is an object `{"one": "...", "other": "..."}`, chosen by the `count`
+//! argument with the language's rule (English: 1 is "one"; French: 0 and 1 are).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +25,53 @@ pub use crate::domain::text::Locale as Lang;
 /// The parsed templates and catalogs. Cheap to share: behind an `Arc` everywhere.
 pub struct Templates {
     env: Environment<'static>,
-    catalogs: Arc<BTreeMap<Lang, BTreeMap<String, String>>>,
+    catalogs: Arc<Catalogs>,
+}
+
+pub type Catalogs = BTreeMap<Lang, BTreeMap<String, Text>>;
+
+/// One catalog entry: a plain text, or the forms of a text that counts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Plain(String),
+    Plural(Plural),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plural {
+    pub one: String,
+    pub other: String,
+}
+
+impl Text {
+    /// The form for `count` in `lang`: a plural without a count is an error, as a missing
+    /// argument is.
+    fn form(&self, lang: Lang, key: &str, count: Option<i64>) -> Result<&str, String> {
+        match (self, count) {
+            (Text::Plain(text), _) => Ok(text),
+            (Text::Plural(p), Some(n)) => Ok(if is_one(lang, n) { &p.one } else { &p.other }),
+            (Text::Plural(_), None) => Err(format!("text {key:?} counts something: it needs a count argument")),
+        }
+    }
+
+    #[cfg(test)]
+    fn forms(&self) -> Vec<&str> {
+        match self {
+            Text::Plain(text) => vec![text],
+            Text::Plural(p) => vec![&p.one, &p.other],
+        }
+    }
+}
+
+/// CLDR's cardinal rule of each language, for whole numbers: English says "1 point", "0 points";
+/// French "0 point", "1 point", "2 points".
+fn is_one(lang: Lang, n: i64) -> bool {
+    match lang {
+        Lang::En => n.unsigned_abs() == 1,
+        Lang::Fr => n.unsigned_abs() <= 1,
+    }
 }
 
 /// The folders of `templates_dir` whose `.html` and `.txt` files are templates.
@@ -65,12 +113,13 @@ impl Templates {
         let mut catalogs = BTreeMap::new();
         for lang in Lang::ALL {
             let name = format!("i18n/{}.json", lang.as_str());
-            let mut catalog: BTreeMap<String, String> = BTreeMap::new();
+            let mut catalog: BTreeMap<String, Text> = BTreeMap::new();
             let shipped = Shipped::get(&name).map(|f| f.data.into_owned());
             let local = std::fs::read(dir.join(&name)).ok();
             for bytes in [shipped, local].into_iter().flatten() {
-                let layer: BTreeMap<String, String> = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("{name} is not a JSON object of strings"))?;
+                let layer: BTreeMap<String, Text> = serde_json::from_slice(&bytes).with_context(|| {
+                    format!("{name} is not a JSON object of texts (strings, or {{\"one\", \"other\"}} plurals)")
+                })?;
                 catalog.extend(layer);
             }
             catalogs.insert(lang, catalog);
@@ -89,10 +138,7 @@ impl Templates {
         Templates::from_sources(catalogs, sources)
     }
 
-    pub fn from_sources(
-        catalogs: BTreeMap<Lang, BTreeMap<String, String>>,
-        sources: Vec<(String, String)>,
-    ) -> anyhow::Result<Templates> {
+    pub fn from_sources(catalogs: Catalogs, sources: Vec<(String, String)>) -> anyhow::Result<Templates> {
         let catalogs = Arc::new(catalogs);
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
@@ -122,11 +168,15 @@ impl Templates {
         template.render(ctx).map_err(|e| anyhow::anyhow!("rendering {name}: {e:#}"))
     }
 
-    /// One catalog entry, with `{name}` placeholders filled.
+    /// One catalog entry, with `{name}` placeholders filled (a plural's form chosen by `count`).
     pub fn text(&self, lang: Lang, key: &str, args: &[(&str, &str)]) -> anyhow::Result<String> {
-        let raw =
+        let text =
             self.catalogs.get(&lang).and_then(|c| c.get(key)).with_context(|| format!("no text {key} in {lang:?}"))?;
-        let mut out = raw.clone();
+        let count = match args.iter().find(|(name, _)| *name == "count") {
+            Some((_, n)) => Some(n.parse::<i64>().with_context(|| format!("text {key:?}: count {n:?} is no number"))?),
+            None => None,
+        };
+        let mut out = text.form(lang, key, count).map_err(anyhow::Error::msg)?.to_owned();
         for (name, value) in args {
             out = out.replace(&format!("{{{name}}}"), value);
         }
@@ -140,8 +190,8 @@ impl Templates {
         names
     }
 
-    pub fn catalog(&self, lang: Lang) -> &BTreeMap<String, String> {
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    pub fn catalog(&self, lang: Lang) -> &BTreeMap<String, Text> {
+        static EMPTY: BTreeMap<String, Text> = BTreeMap::new();
         self.catalogs.get(&lang).unwrap_or(&EMPTY)
     }
 }
@@ -187,17 +237,13 @@ fn state_lang(state: &State) -> Lang {
     state.lookup("lang").and_then(|v| v.as_str().and_then(Lang::from_tag)).unwrap_or(Lang::En)
 }
 
-fn translate(
-    catalogs: &BTreeMap<Lang, BTreeMap<String, String>>,
-    state: &State,
-    key: &str,
-    kwargs: Kwargs,
-) -> Result<Value, Error> {
+fn translate(catalogs: &Catalogs, state: &State, key: &str, kwargs: Kwargs) -> Result<Value, Error> {
     let lang = state_lang(state);
-    let raw = catalogs.get(&lang).and_then(|c| c.get(key)).ok_or_else(|| {
+    let text = catalogs.get(&lang).and_then(|c| c.get(key)).ok_or_else(|| {
         Error::new(ErrorKind::UndefinedError, format!("no text {key:?} in the {} catalog", lang.as_str()))
     })?;
-    let mut out = raw.clone();
+    let count: Option<i64> = if kwargs.has("count") { Some(kwargs.get("count")?) } else { None };
+    let mut out = text.form(lang, key, count).map_err(|e| Error::new(ErrorKind::UndefinedError, e))?.to_owned();
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;
         if value.is_undefined() {
@@ -219,19 +265,47 @@ mod tests {
     }
 
     #[test]
-    fn catalogs_have_the_same_keys() {
+    fn catalogs_have_the_same_keys_and_plurals() {
         let templates = shipped();
         let keys = |lang| templates.catalog(lang).keys().cloned().collect::<Vec<_>>();
         let (en, fr) = (keys(Lang::En), keys(Lang::Fr));
         let only_en: Vec<_> = en.iter().filter(|k| !fr.contains(k)).collect();
         let only_fr: Vec<_> = fr.iter().filter(|k| !en.contains(k)).collect();
         assert!(only_en.is_empty() && only_fr.is_empty(), "only in en: {only_en:?}; only in fr: {only_fr:?}");
-        assert!(templates.catalog(Lang::Fr).values().all(|v| !v.trim().is_empty()), "an empty French text");
+        let plural = |lang, key: &String| matches!(templates.catalog(lang).get(key), Some(Text::Plural(_)));
+        let mismatched: Vec<_> = en.iter().filter(|k| plural(Lang::En, k) != plural(Lang::Fr, k)).collect();
+        assert!(mismatched.is_empty(), "a plural in one language only: {mismatched:?}");
+        for lang in Lang::ALL {
+            let texts = templates.catalog(lang).values().flat_map(Text::forms).collect::<Vec<_>>();
+            assert!(texts.iter().all(|v| !v.trim().is_empty()), "an empty {lang:?} text");
+            assert!(texts.iter().all(|v| !v.contains("(s)")), "a {lang:?} text says (s): make it a plural");
+        }
+    }
+
+    #[test]
+    fn a_plural_takes_the_form_of_its_count_in_each_language() {
+        let plural = |one: &str, other: &str| Text::Plural(Plural { one: one.into(), other: other.into() });
+        let catalogs = BTreeMap::from([
+            (Lang::En, BTreeMap::from([("n".to_owned(), plural("{count} point", "{count} points"))])),
+            (Lang::Fr, BTreeMap::from([("n".to_owned(), plural("{count} point", "{count} points"))])),
+        ]);
+        let sources = vec![
+            ("n.txt".to_owned(), "{{ t('n', count=n) }}".to_owned()),
+            ("x.txt".to_owned(), "{{ t('n') }}".to_owned()),
+        ];
+        let templates = Templates::from_sources(catalogs, sources).unwrap();
+        let render = |lang, n: i64| templates.render("n.txt", lang, serde_json::json!({"n": n})).unwrap();
+        assert_eq!([0, 1, 2, -1].map(|n| render(Lang::En, n)), ["0 points", "1 point", "2 points", "-1 point"]);
+        assert_eq!([0, 1, 2, 1000].map(|n| render(Lang::Fr, n)), ["0 point", "1 point", "2 points", "1000 points"]);
+        assert!(templates.render("x.txt", Lang::En, serde_json::json!({})).is_err(), "a plural needs its count");
+        assert_eq!(templates.text(Lang::Fr, "n", &[("count", "2")]).unwrap(), "2 points");
+        assert!(templates.text(Lang::En, "n", &[]).is_err());
     }
 
     #[test]
     fn a_missing_text_is_an_error_not_a_blank() {
-        let catalogs = BTreeMap::from([(Lang::En, BTreeMap::from([("hi".to_owned(), "Hi {name}".to_owned())]))]);
+        let catalogs =
+            BTreeMap::from([(Lang::En, BTreeMap::from([("hi".to_owned(), Text::Plain("Hi {name}".to_owned()))]))]);
         let sources = vec![
             ("ok.html".to_owned(), "{{ t('hi', name=who) }}".to_owned()),
             ("bad.html".to_owned(), "{{ t('nope') }}".to_owned()),

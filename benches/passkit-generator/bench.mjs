@@ -45,7 +45,8 @@ model["pass.json"] = Buffer.from(
 		formatVersion: 1,
 		passTypeIdentifier: PASS_TYPE_ID,
 		teamIdentifier: TEAM_ID,
-		organizationName: design.organization_name,
+		// As pass.rs: the design's organisation if it names one, else the programme (benches/passes.rs).
+		organizationName: design.organization_name ?? "Encarte Coffee",
 		foregroundColor: design.foreground_color,
 		backgroundColor: design.background_color,
 		labelColor: design.label_color,

@@ -6,7 +6,8 @@ use super::{Invalid, serde_via_parse};
 
 fn bounded(raw: String, what: &str, max: usize) -> Result<String, Invalid> {
     let v = raw.trim().to_owned();
-    if v.is_empty() {
+    // A name of zero-width spaces or Hangul fillers is an empty name that looks filled in.
+    if v.chars().all(is_invisible) {
         return Err(Invalid::new(format!("{what} must not be empty")));
     }
     if v.chars().count() > max {
@@ -21,6 +22,33 @@ fn bounded(raw: String, what: &str, max: usize) -> Result<String, Invalid> {
 /// Direction overrides make a text display as something else on a receipt or a staff screen.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Shows nothing: whitespace, control characters, and Unicode's Default_Ignorable_Code_Point set
+/// (DerivedCoreProperties.txt, Unicode 16), which renderers draw as nothing at all.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{034f}'
+                | '\u{061c}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fff8}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
 }
 
 macro_rules! bounded_text {
@@ -47,6 +75,16 @@ bounded_text!(Reason, "a reason", 500);
 bounded_text!(ExternalRef, "an external reference", 100);
 bounded_text!(IdempotencyKey, "an Idempotency-Key", 255);
 bounded_text!(DeviceId, "a device id", 200);
+
+/// What an error message quotes of a caller's value: its first 40 characters, then "…". A 10 KB
+/// value echoed whole buries the message (and fills the log line that records it).
+pub fn excerpt(value: &str) -> String {
+    const SHOWN: usize = 40;
+    match value.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
 
 /// A phone number as typed: digits, spaces, dots, dashes, parentheses and a leading +.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -148,5 +186,22 @@ mod tests {
         assert!(Reason::parse("refund \u{202e}gnp.exe".into()).is_err());
         assert!(Phone::parse("+33 6 12 34 56 78".into()).is_ok());
         assert!(Phone::parse("call me".into()).is_err());
+    }
+
+    #[test]
+    fn excerpts_are_bounded_on_character_boundaries() {
+        assert_eq!(excerpt("night"), "night");
+        assert_eq!(excerpt(&"é".repeat(40)), "é".repeat(40));
+        assert_eq!(excerpt(&"é".repeat(10_000)), format!("{}…", "é".repeat(40)));
+    }
+
+    #[test]
+    fn a_name_of_invisible_characters_is_empty() {
+        for blank in ["\u{200b}", "\u{feff}", "\u{3164}", " \u{200b}\u{2060} \u{ffa0}", "\u{e0020}", "\u{115f}\u{1160}"]
+        {
+            assert!(PersonName::parse(blank.into()).is_err(), "{blank:?}");
+        }
+        // Invisible characters inside a visible name are how some scripts and emoji are written.
+        assert!(PersonName::parse("Zoé\u{200d}".into()).is_ok());
     }
 }

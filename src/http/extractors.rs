@@ -8,27 +8,37 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use crate::db::Db;
 use crate::domain::text::IdempotencyKey;
 use crate::error::AppError;
 use crate::service::Actor;
 use crate::service::auth::AuthKeys;
 
-/// The authenticated staff member, from `Authorization: Bearer <token>`.
+/// The authenticated staff member, from `Authorization: Bearer <token>`, checked against the
+/// staff table on every request (see [`crate::service::auth::authenticate`]).
 pub struct Staff(pub Actor);
 
 impl FromRequest for Staff {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(Staff))
+        let found = bearer(req).and_then(|token| {
+            let keys = req.app_data::<web::Data<AuthKeys>>().cloned();
+            let db = req.app_data::<web::Data<Db>>().cloned();
+            match (keys, db) {
+                (Some(keys), Some(db)) => Ok((token, keys, db)),
+                _ => Err(AppError::Internal(anyhow::anyhow!("AuthKeys or Db not configured"))),
+            }
+        });
+        Box::pin(async move {
+            let (token, keys, db) = found?;
+            crate::service::auth::authenticate(&db, &keys, &token).await.map(Staff)
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Actor, AppError> {
-    let keys = req
-        .app_data::<web::Data<AuthKeys>>()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AuthKeys not configured")))?;
+fn bearer(req: &HttpRequest) -> Result<String, AppError> {
     let header =
         req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok()).ok_or_else(|| {
             AppError::unauthorized("unauthorized", "this needs a staff token: Authorization: Bearer <token>")
@@ -37,7 +47,7 @@ fn authenticate(req: &HttpRequest) -> Result<Actor, AppError> {
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .ok_or_else(|| AppError::unauthorized("unauthorized", "the Authorization header must be Bearer <token>"))?;
-    keys.verify(token.trim())
+    Ok(token.trim().to_owned())
 }
 
 /// The `Idempotency-Key` header, required.

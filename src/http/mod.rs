@@ -69,7 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A browser gets the 404 page and API clients JSON: [`errors::shape`] decides which.
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::not_found("route_not_found", format!("no route for {} {}", req.method(), req.path())))
+    let path = crate::domain::text::excerpt(req.path());
+    Err(AppError::not_found("route_not_found", format!("no route for {} {path}", req.method())))
 }
 
 /// Returns the request id of the log lines in an `X-Request-Id` header, so that a till's

@@ -63,7 +63,7 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
             "login_url": format!("{}{}", links.public_url, crate::service::customer_auth::login_path(links.link_key, login_id)),
         }),
         Mail::ReferralRewarded { beneficiary, points, .. } => {
-            subject_args.push(("points", points.to_string()));
+            subject_args.push(("count", points.to_string()));
             json!({"points": points, "referrer": *beneficiary == Beneficiary::Referrer})
         }
         Mail::VoucherIssued { title, description, value_cents, expires_on, .. } => {
@@ -166,7 +166,14 @@ async fn send(deps: &Deps, mail: &Mail) -> anyhow::Result<()> {
         google_wallet: deps.google.is_some(),
     };
     let composed = compose(&deps.templates, mail, &recipient, &links)?;
-    let message = message(deps.mailer.from(), &recipient, composed)?;
+    let message = match message(deps.mailer.from(), &recipient, composed) {
+        Ok(message) => message,
+        // Building fails alike on every retry: the mail is dropped, loudly, not retried for hours.
+        Err(e) => {
+            tracing::error!(template, error = format!("{e:#}"), "e-mail dropped: its message cannot be built");
+            return Ok(());
+        }
+    };
     deps.mailer.send(message).await?;
     // The domain only: enough to see which provider bounces, without logging who was mailed.
     let domain = recipient.email.rsplit_once('@').map_or("", |(_, d)| d);
@@ -209,7 +216,8 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
             }
             let Some(card) = card else { return Ok(Err(Skip::CardGone)) };
             // Checked here, not when building the message: a bad address fails every retry alike.
-            if customer.email.parse::<lettre::Address>().is_err() {
+            // The rule enrolment applies, for addresses stored before it did.
+            if !crate::domain::email::sendable(&customer.email) {
                 return Ok(Err(Skip::AddressInvalid));
             }
             if mail.is_marketing() {
@@ -219,6 +227,7 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
                 }
             }
             let lang = Lang::from_tag(&customer.locale).or_else(|| Lang::from_tag(&program.locale)).unwrap_or(Lang::En);
+            let referral_code = card.live_referral_code().map(str::to_owned);
             Ok(Ok(Recipient {
                 email: customer.email,
                 first_name: customer.first_name,
@@ -227,7 +236,7 @@ async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, 
                 currency: program.currency,
                 card_number: crate::domain::card::CardNumber::from_db(card.number).grouped(),
                 link_token: card.link_token,
-                referral_code: card.referral_code,
+                referral_code,
                 balance: card.balance,
             }))
         })

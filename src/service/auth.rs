@@ -53,6 +53,20 @@ impl AuthKeys {
     }
 }
 
+/// The caller of a staff request. A valid signature is not enough: the token speaks for its user
+/// only while that user is still in the program with the role and shop it was issued for, so a
+/// deleted, demoted or moved user's token stops working at once, not when it expires. One read
+/// of the staff row by its primary key.
+pub async fn authenticate(db: &Db, keys: &AuthKeys, token: &str) -> AppResult<Actor> {
+    let actor = keys.verify(token)?;
+    let (program_id, staff_id) = (actor.program_id.clone(), actor.staff_id.clone());
+    let staff = db.read(move |c| Ok(repo::staff::find(c, &program_id, &staff_id)?)).await?;
+    match staff {
+        Some(s) if s.role == actor.role.as_str() && s.location_id == actor.location_id => Ok(actor),
+        _ => Err(AppError::unauthorized("token_revoked", "this token's user was removed or changed: log in again")),
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,

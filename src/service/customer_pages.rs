@@ -78,12 +78,14 @@ pub async fn program(db: &Db, slug: String, session: Option<String>) -> AppResul
     .await
 }
 
-/// The page of a referral link. A code of a programme whose referral scheme is off is refused like
-/// an unknown one.
+/// The page of a referral link. A code of a programme whose referral scheme is off, or of a card
+/// that is not active (blocked, or closed by its holder's erasure), is refused like an unknown one.
 pub async fn invitation(db: &Db, code: String) -> AppResult<(ProgramView, Invitation)> {
     let parsed = ReferralCode::parse(&code).map_err(|_| referral_not_found())?;
     db.read(move |c| {
-        let card = repo::cards::find_by_referral_code_anywhere(c, parsed.as_str())?.ok_or_else(referral_not_found)?;
+        let card = repo::cards::find_by_referral_code_anywhere(c, parsed.as_str())?
+            .filter(|card| card.status == repo::cards::ACTIVE)
+            .ok_or_else(referral_not_found)?;
         let program = repo::programs::find(c, &card.program_id)?;
         let settings = repo::referrals::settings(c, &program.id)?;
         let Some(settings) = settings.filter(|s| s.enabled) else {
@@ -235,7 +237,7 @@ fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView
         balance: card.balance,
         status: card.status.clone(),
         barcode: card.barcode.clone(),
-        referral_path: card.referral_code.as_ref().map(|code| format!("/r/{code}")),
+        referral_path: card.live_referral_code().map(|code| format!("/r/{code}")),
         link_token: card.link_token.clone(),
         entries,
         customer_locale: locale,

@@ -54,7 +54,7 @@ fn snapshot(
     let class = objects::loyalty_class(&ClassInput {
         issuer_id: &google.issuer_id,
         program_id: &program.id,
-        issuer_name: design.organization_name.as_str(),
+        issuer_name: design.organization_for(&program.name),
         program_name: &program.name,
         background: format!("#{:02x}{:02x}{:02x}", bg.0, bg.1, bg.2),
         logo_url: logo.unwrap_or_default(),
@@ -66,7 +66,7 @@ fn snapshot(
     );
     let display = CardNumber::from_db(card.number.clone()).grouped();
     let mut links = vec![("My card", format!("{public_url}/c/{}", card.link_token))];
-    if let Some(code) = &card.referral_code {
+    if let Some(code) = card.live_referral_code() {
         links.push(("Invite a friend", format!("{public_url}/r/{code}")));
     }
     let object = objects::loyalty_object(&ObjectInput {

@@ -13,6 +13,7 @@ use crate::db::repo::programs::{Program, Seen};
 use crate::db::{Db, DbConn, blocking, repo};
 use crate::domain::card::CardNumber;
 use crate::domain::role::Role;
+use crate::domain::text::excerpt;
 use crate::error::{AppError, AppResult};
 use crate::jobs;
 use crate::wallet::AppleWallet;
@@ -113,7 +114,7 @@ fn input(
         display_number: CardNumber::from_db(card.number.clone()).grouped(),
         balance: card.balance,
         member_first_name: Some(customer.first_name),
-        referral_link: card.referral_code.as_ref().map(|code| format!("{public_url}/r/{code}")),
+        referral_link: card.live_referral_code().map(|code| format!("{public_url}/r/{code}")),
         recent,
         voided: card.status == CLOSED,
         web_service_url: wallet.web_service_url.clone(),
@@ -225,7 +226,7 @@ pub async fn set_design(
         let available: Vec<&str> = wallet.designs.keys().map(String::as_str).collect();
         return Err(AppError::invalid_field(
             "design",
-            format!("no pass design {name:?}; available: {}", available.join(", ")),
+            format!("no pass design {:?}; available: {}", excerpt(name), available.join(", ")),
         ));
     }
     let program_id = actor.program_id.clone();

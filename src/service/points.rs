@@ -38,11 +38,24 @@ pub struct Posting<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// None when the guard refused (the card was blocked, or the balance short).
+/// The statuses a posting may land on. A closed card takes no new points whatever the guard (its
+/// holder left or was erased), while a debit still lands there, so that a return stays exact.
+fn statuses(delta: i64, guard: Guard) -> &'static [&'static str] {
+    use card_repo::{ACTIVE, BLOCKED, CLOSED};
+    match (guard.only_active, delta > 0) {
+        (true, _) => &[ACTIVE],
+        (false, true) => &[ACTIVE, BLOCKED],
+        (false, false) => &[ACTIVE, BLOCKED, CLOSED],
+    }
+}
+
+/// None when the guard refused (the card was blocked or closed, or the balance short): see
+/// [`refusal`] for why.
 pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Option<(Card, Entry)>> {
     // The floor stops debits only: a credit to a card in debt always goes through.
     let floor = (guard.no_overdraft && p.delta < 0).then_some(0);
-    let Some(card) = card_repo::move_balance(conn, p.program_id, p.card_id, p.delta, guard.only_active, floor)? else {
+    let allowed = statuses(p.delta, guard);
+    let Some(card) = card_repo::move_balance(conn, p.program_id, p.card_id, p.delta, allowed, floor)? else {
         return Ok(None);
     };
     let entry = repo::ledger::append(
@@ -64,20 +77,25 @@ pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Optio
 }
 
 /// Explains why a guarded posting was refused, reading the card as it is now.
-pub fn refusal(conn: &mut DbConn, program_id: &str, card_id: &str, wanted: i64, guard: Guard) -> AppResult<AppError> {
-    let card = card_repo::find(conn, program_id, card_id)?.ok_or_else(card_not_found)?;
-    Ok(if guard.only_active && card.status != card_repo::ACTIVE {
+pub fn refusal(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<AppError> {
+    let card = card_repo::find(conn, p.program_id, p.card_id)?.ok_or_else(card_not_found)?;
+    Ok(if !statuses(p.delta, guard).contains(&card.status.as_str()) {
         card_blocked(&card)
     } else {
         AppError::unprocessable(
             "insufficient_points",
-            format!("the card has {} points; {} are needed", card.balance, wanted),
+            format!("the card has {} points; {} are needed", card.balance, -p.delta),
         )
     })
 }
 
+/// Why a card that is not active refuses: `card_closed` for good, `card_blocked` until unblocked.
 pub fn card_blocked(card: &Card) -> AppError {
-    AppError::unprocessable("card_blocked", format!("this card is {}", card.status))
+    if card.status == card_repo::CLOSED {
+        AppError::unprocessable("card_closed", "this card is closed")
+    } else {
+        AppError::unprocessable("card_blocked", format!("this card is {}", card.status))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,7 +128,7 @@ pub async fn redeem(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, i
             let guard = Guard { only_active: true, no_overdraft: true };
             match post(conn, &posting, guard)? {
                 Some((card, entry)) => Ok(Redeemed { redemption: EntryDto::from(&entry), balance: card.balance }),
-                None => Err(refusal(conn, &actor.program_id, &card.id, input.points.get(), guard)?),
+                None => Err(refusal(conn, &posting, guard)?),
             }
         })
     })
@@ -131,7 +149,7 @@ pub struct Adjusted {
 }
 
 /// A manual correction by a manager or owner. Works on blocked cards too (that is when
-/// corrections happen), but never takes a balance below zero.
+/// corrections happen), but never takes a balance below zero nor credits a closed card.
 pub async fn adjust(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, input: Adjustment) -> AppResult<Stored> {
     actor.require(Role::Manager)?;
     let actor = actor.clone();
@@ -150,7 +168,7 @@ pub async fn adjust(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, i
             let guard = Guard { only_active: false, no_overdraft: true };
             match post(conn, &posting, guard)? {
                 Some((card, entry)) => Ok(Adjusted { adjustment: EntryDto::from(&entry), balance: card.balance }),
-                None => Err(refusal(conn, &actor.program_id, &card.id, -input.points.get(), guard)?),
+                None => Err(refusal(conn, &posting, guard)?),
             }
         })
     })

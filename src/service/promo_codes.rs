@@ -44,14 +44,17 @@ impl Attempt {
 
     /// Counts this attempt first, then refuses with 429 and `Retry-After` when a key is past its
     /// limit. Counting before deciding is what stops a burst of concurrent guesses: each one sees
-    /// the count with all the others in it. Returns a pass to settle once the outcome is known.
-    pub async fn begin(&self, db: &Db) -> AppResult<Pass> {
+    /// the count with all the others in it. Only distinct codes count: a till retrying the same
+    /// spent code learns nothing new and must not lock itself out. Returns a pass to settle once
+    /// the outcome is known.
+    pub async fn begin(&self, db: &Db, code: &PromoCode) -> AppResult<Pass> {
         let (window, retry_after) = repo::rate_limits::current_window(self.limits.window_seconds);
         let keys = self.keys();
-        let counted = keys.clone();
-        let over = db.write(move |c| Ok(repo::rate_limits::hit_all(c, &counted, window)?)).await?;
-        let pass = Pass { keys, window };
-        if over {
+        let guess = guess_hash(code);
+        let marker = guess.clone();
+        let hits = db.write(move |c| Ok(repo::rate_limits::hit_all_distinct(c, &keys, window, Some(&marker))?)).await?;
+        let pass = Pass { counted: hits.counted, guess, window };
+        if hits.over {
             pass.refund(db).await;
             return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
         }
@@ -59,14 +62,22 @@ impl Attempt {
     }
 }
 
+/// What the guessing limits keep of a code: enough to tell two codes apart, not to read one back.
+fn guess_hash(code: &PromoCode) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(code.as_str().as_bytes()))[..16].to_owned()
+}
+
 /// An attempt counted against the guessing limits, until it proves not to be a guess.
 pub struct Pass {
-    keys: Vec<(String, i64)>,
+    /// The keys this attempt was the first to count its code against.
+    counted: Vec<String>,
+    guess: String,
     window: chrono::NaiveDateTime,
 }
 
 impl Pass {
-    /// Only an unknown code is a guess: any other outcome gives the count back.
+    /// Only an unknown code is a guess: any other outcome gives back what this attempt counted.
     pub async fn settle(self, db: &Db, guessed: bool) {
         if !guessed {
             self.refund(db).await;
@@ -74,11 +85,14 @@ impl Pass {
     }
 
     async fn refund(&self, db: &Db) {
-        let (keys, window) = (self.keys.clone(), self.window);
+        if self.counted.is_empty() {
+            return;
+        }
+        let (keys, guess, window) = (self.counted.clone(), self.guess.clone(), self.window);
         let result = db
             .write(move |c| {
-                for (key, _) in &keys {
-                    repo::rate_limits::unhit(c, key, window)?;
+                for key in &keys {
+                    repo::rate_limits::unhit_distinct(c, key, &guess, window)?;
                 }
                 Ok(())
             })
@@ -91,8 +105,13 @@ impl Pass {
 
 /// Runs `f` under the guessing limits. Refusals of a real code (expired, used up) are not guesses
 /// and don't count, so a busy till is never locked out by them.
-pub async fn guarded<T>(db: &Db, attempt: &Attempt, f: impl Future<Output = AppResult<T>>) -> AppResult<T> {
-    let pass = attempt.begin(db).await?;
+pub async fn guarded<T>(
+    db: &Db,
+    attempt: &Attempt,
+    code: &PromoCode,
+    f: impl Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let pass = attempt.begin(db, code).await?;
     let result = f.await;
     let guessed = matches!(&result, Err(AppError::Client { code, .. }) if *code == Refusal::Invalid.error().code());
     pass.settle(db, guessed).await;
@@ -136,7 +155,7 @@ pub struct CampaignRef {
 /// The dry run: says whether the code applies and what it would give, writes nothing (but an
 /// unknown code counts against the guessing limits).
 pub async fn validate(db: &Db, actor: &Actor, attempt: &Attempt, input: Check) -> AppResult<Checked> {
-    let pass = attempt.begin(db).await?;
+    let pass = attempt.begin(db, &input.code).await?;
     let program_id = actor.program_id.clone();
     let checked = db
         .read(move |c| {
@@ -196,7 +215,8 @@ pub struct Redeemed {
 pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent, input: Redeem) -> AppResult<Stored> {
     let actor = actor.clone();
     let db2 = db.clone();
-    guarded(db, attempt, async move {
+    let code = input.code.clone();
+    guarded(db, attempt, &code, async move {
         db2.write(move |conn| {
             idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
                 let program = repo::programs::find(conn, &actor.program_id)?;

@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
-use super::points::{Guard, Posting, post};
+use super::points::{Guard, Posting, post, refusal};
 use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::repo::customers::Customer;
 use crate::db::repo::programs::Program;
@@ -192,6 +192,13 @@ pub fn on_purchase(
         repo_ref::uncount_reward(conn, &referrer.id, "total")?;
         return refuse(conn, reason::LIMIT_REACHED);
     }
+    // Read again under its row lock, taken after the counters (the order on_return takes them
+    // in): a referrer closed or blocked since the read above gets no reward.
+    if card_repo::lock(conn, &program.id, &referrer.id)?.is_none_or(|r| r.status != card_repo::ACTIVE) {
+        repo_ref::uncount_reward(conn, &referrer.id, "total")?;
+        repo_ref::uncount_reward(conn, &referrer.id, &month)?;
+        return refuse(conn, reason::REFERRER_BLOCKED);
+    }
     for (side, card_id, points) in [
         (Beneficiary::Referrer, &referrer.id, settings.referrer_points),
         (Beneficiary::Referee, &card.id, settings.referee_points),
@@ -209,7 +216,11 @@ pub fn on_purchase(
             staff_id: None,
             reason: Some(beneficiary),
         };
-        post(conn, &posting, Guard { only_active: false, no_overdraft: false })?;
+        // Both cards are active and locked by now: a refusal here is a bug, never a silent reward.
+        let guard = Guard { only_active: true, no_overdraft: false };
+        if post(conn, &posting, guard)?.is_none() {
+            return Err(refusal(conn, &posting, guard)?);
+        }
         let mail = Mail::ReferralRewarded {
             program_id: program.id.clone(),
             referral_id: referral.id.clone(),
@@ -262,23 +273,29 @@ fn reload(conn: &mut DbConn, program_id: &str, id: &str) -> AppResult<Option<Ref
     Ok(repo_ref::find(conn, program_id, id)?.as_ref().map(ReferralDto::from))
 }
 
-/// Gives a referral code to cards created before codes existed. Idempotent; runs at start-up.
+/// Gives a referral code to open cards created before codes existed. Idempotent; runs at
+/// start-up. Each card is visited once (in id order), so a card that can't get a code is left
+/// for the next start instead of being retried forever.
 pub fn backfill_codes(conn: &mut DbConn) -> AppResult<usize> {
     let mut done = 0;
+    let mut after: Option<String> = None;
     loop {
-        let cards = card_repo::without_referral_code(conn, 500)?;
-        if cards.is_empty() {
+        let cards = card_repo::without_referral_code(conn, after.as_deref(), 500)?;
+        let Some(last) = cards.last() else {
             return Ok(done);
-        }
+        };
+        after = Some(last.id.clone());
         for card in cards {
             use diesel::Connection;
             // A clash with another card's code (rare) is drawn again.
-            for _ in 0..5 {
+            let given = (0..5).any(|_| {
                 let code = new_code();
-                if conn.transaction(|c| card_repo::set_referral_code(c, &card.id, &code)).is_ok() {
-                    done += 1;
-                    break;
-                }
+                conn.transaction(|c| card_repo::set_referral_code(c, &card.id, &code)).is_ok()
+            });
+            if given {
+                done += 1;
+            } else {
+                tracing::warn!(card_id = card.id, "no referral code could be given to this card");
             }
         }
     }

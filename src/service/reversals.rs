@@ -8,9 +8,8 @@ use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
-use super::cards::card_not_found;
 use super::idempotency::{self, Idempotent, Stored};
-use super::points::{Guard, Posting, post};
+use super::points::{Guard, Posting, post, refusal};
 use crate::db::repo::ledger::Entry;
 use crate::db::repo::reversals::NewReversal;
 use crate::db::{Db, repo};
@@ -71,9 +70,11 @@ pub async fn reverse_redemption(
                 staff_id: Some(&actor.staff_id),
                 reason: input.reason.as_ref().map(Reason::as_str),
             };
-            // Giving points back: allowed on a blocked card and never an overdraft.
-            let (card, entry) =
-                post(conn, &posting, Guard { only_active: false, no_overdraft: false })?.ok_or_else(card_not_found)?;
+            // Giving points back: allowed on a blocked card (not a closed one) and never an overdraft.
+            let guard = Guard { only_active: false, no_overdraft: false };
+            let Some((card, entry)) = post(conn, &posting, guard)? else {
+                return Err(refusal(conn, &posting, guard)?);
+            };
             let link = NewReversal {
                 original_entry_id: original.id,
                 program_id: pid,

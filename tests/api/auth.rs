@@ -93,3 +93,40 @@ async fn roles_gate_block_and_adjust() {
     }
     assert_eq!(app.count("ledger_entries", "1=1").await, 0);
 }
+
+#[tokio::test]
+async fn a_token_stops_working_when_its_user_is_deleted_demoted_or_moved() {
+    let app = spawn_app().await;
+    let card = app.enrol_with(&app.staff.owner, "revoked@example.fr").await;
+    let (id, number) = (card["id"].as_str().unwrap(), card["number"].as_str().unwrap());
+    let revoked = |(status, body): (StatusCode, serde_json::Value)| {
+        assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "token_revoked"), "{body}");
+    };
+    let staff = |role: &str| format!("program_id = '{}' AND role = '{role}'", app.staff.program_id);
+
+    // A cashier moved to another shop no longer acts for the old one.
+    app.exec(&format!(
+        "INSERT INTO locations (id, program_id, name, created_at) VALUES ('loc-2', '{}', 'Station', CURRENT_TIMESTAMP)",
+        app.staff.program_id
+    ))
+    .await;
+    assert_eq!(app.exec(&format!("UPDATE staff_users SET location_id = 'loc-2' WHERE {}", staff("cashier"))).await, 1);
+    revoked(app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await);
+
+    // A deleted cashier: neither a read nor a purchase (which answered 500 on the foreign key).
+    assert_eq!(app.exec(&format!("DELETE FROM staff_users WHERE {}", staff("cashier"))).await, 1);
+    revoked(app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await);
+    revoked(app.purchase(&app.staff.cashier, number, 1000, "p-1").await);
+
+    // A manager demoted to cashier makes no more adjustments with the old token.
+    let adjust = json!({"points": 5, "reason": "goodwill"});
+    let path = format!("/api/v1/cards/{id}/adjustments");
+    assert_eq!(app.exec(&format!("UPDATE staff_users SET role = 'cashier' WHERE {}", staff("manager"))).await, 1);
+    revoked(app.post(&path, &app.staff.manager, Some("adj-1"), &adjust).await);
+
+    // The owner, unchanged, still works; nothing was written by the others.
+    let (status, body) = app.post(&path, &app.staff.owner, Some("adj-2"), &adjust).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(app.count("purchases", "1=1").await, 0);
+    assert_eq!(app.count("ledger_entries", "1=1").await, 1);
+}

@@ -1,6 +1,6 @@
 //! Bad input gets a clear error naming the field, never a 500, and writes nothing.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, code, spawn_app};
@@ -171,4 +171,27 @@ async fn a_wrong_method_is_405_with_allow_in_our_error_shape() {
     // An unknown path is still a 404.
     let (status, body) = app.send(reqwest::Method::DELETE, "/api/v1/nothing", None, None, None).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
+}
+
+#[tokio::test]
+async fn error_messages_quote_at_most_an_excerpt_of_what_was_sent() {
+    let app = spawn_app().await;
+    let long = "n".repeat(10_000);
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            "/api/v1/program/pass-design",
+            Some(&app.staff.manager),
+            None,
+            Some(&json!({"design": long})),
+        )
+        .await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("design")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("\"{}…\"", "n".repeat(40))), "{message}");
+    assert!(message.len() < 200, "{} bytes", message.len());
+
+    let (status, body) = app.get(&format!("/api/v1/{}", "x".repeat(4000)), &app.staff.cashier).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "route_not_found"));
+    assert!(body["error"]["message"].as_str().unwrap().len() < 100, "{body}");
 }

@@ -71,6 +71,7 @@ async fn the_save_link_creates_the_class_and_object_then_purchases_patch_the_bal
     assert_eq!(object["accountId"], card["number"]);
     assert_eq!(object["barcode"]["alternateText"], card["display_number"]);
     assert_eq!(calls[0].body["reviewStatus"], "UNDER_REVIEW");
+    assert_eq!(calls[0].body["issuerName"], "Shop shop", "the programme, not the sample design");
     assert_eq!(calls[0].body["callbackOptions"]["url"], "https://loyalty.example.com/wallet/google/callback");
 
     // The link again: the object exists, nothing is sent.

@@ -339,6 +339,13 @@ impl TestApp {
         let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table} WHERE {filter}");
         self.db.read(move |c| Ok(diesel::sql_query(sql).get_result::<N>(c)?.n)).await.expect("count")
     }
+
+    /// Raw SQL write, for states no API call makes (a row deleted or changed behind the service's back).
+    pub async fn exec(&self, sql: &str) -> usize {
+        use diesel::prelude::*;
+        let sql = sql.to_owned();
+        self.db.write(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.expect("SQL runs")
+    }
 }
 
 /// The error code of an error body.

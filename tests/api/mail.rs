@@ -161,7 +161,7 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
     assert!(referrer.contains("Grâce à vous, un proche a rejoint Shop shop"), "{referrer}");
     assert!(referee.contains("Un proche vous a recommandé Shop shop"), "{referee}");
     for text in [referrer, referee] {
-        assert!(text.contains("Votre solde est maintenant de 0 points."), "{text}");
+        assert!(text.contains("Votre solde est maintenant de 0 point."), "French counts 0 in the singular: {text}");
         assert!(text.contains(&format!("{}/c/{token}", app.config.public_url())), "{text}");
     }
     assert_eq!(app.count("outbox_jobs", "state = 'done'").await, 2);
@@ -336,4 +336,19 @@ async fn an_smtp_outage_delays_a_mail_and_loses_none() {
     assert_eq!(received[0]["message"]["subject"], "Votre carte Shop shop est prête");
     let done = job().await;
     assert_eq!((done.state.as_str(), done.attempts), (outbox::DONE, 2));
+}
+
+#[tokio::test]
+async fn mail_to_an_address_that_cannot_be_sent_is_dropped_not_retried() {
+    let app = spawn_app().await;
+    // Addresses enrolment took before it refused them (it refuses them now).
+    for (i, stored) in ["\"a b\"@example.org", "\"a\\\"b\"@example.org", "a@[127.0.0.1]"].iter().enumerate() {
+        let (id, _, _) = customer(&app, &format!("ok{i}@example.org"), "Zoé").await;
+        app.exec(&format!("UPDATE customers SET email = '{stored}' WHERE id = '{id}'")).await;
+        queue(&app, welcome(&app, &id), None).await;
+    }
+    app.run_jobs().await;
+    assert_eq!(app.count("outbox_jobs", "kind = 'email' AND state = 'done' AND attempts <= 1").await, 3);
+    assert_eq!(app.count("outbox_jobs", "kind = 'email' AND last_error IS NOT NULL").await, 0);
+    assert!(std::fs::read_dir(app.config.data_dir.join("mail")).map_or(true, |d| d.count() == 0), "nothing sent");
 }

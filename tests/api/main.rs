@@ -11,6 +11,7 @@ mod browser;
 mod cards;
 mod customers;
 mod edge;
+mod enrolment;
 mod errors;
 mod google_wallet;
 mod idempotency;

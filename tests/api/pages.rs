@@ -9,17 +9,17 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app};
 
 /// A browser in miniature: keeps cookies, never follows redirects.
-struct Phone<'a> {
+pub(crate) struct Phone<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookies: BTreeMap<String, String>,
     lang: &'static str,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -40,7 +40,7 @@ impl Page {
 }
 
 impl<'a> Phone<'a> {
-    fn new(app: &'a TestApp, lang: &'static str) -> Self {
+    pub(crate) fn new(app: &'a TestApp, lang: &'static str) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Phone { app, client, cookies: BTreeMap::new(), lang }
     }
@@ -70,7 +70,7 @@ impl<'a> Phone<'a> {
         Page { status, headers, body: res.text().await.unwrap().replace("&#x2f;", "/") }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.request(Method::GET, path, None).await
     }
 
@@ -79,7 +79,7 @@ impl<'a> Phone<'a> {
     }
 
     /// Opens the form at `path` and posts it with its CSRF token and `fields`.
-    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.get(path).await.csrf();
         let mut form = vec![("csrf", token.as_str())];
         form.extend_from_slice(fields);
@@ -509,6 +509,31 @@ async fn a_signed_in_customer_downloads_their_data_and_erases_their_account() {
     assert!(sent.iter().any(|m| m.contains("paul@example.fr")), "Paul's mail still goes");
     // The address is free again: Zoé may come back as a new customer.
     app.enrol("zoe@example.fr").await;
+}
+
+#[tokio::test]
+async fn an_erased_card_gets_no_referral_code_back_after_a_restart() {
+    let app = spawn_app().await;
+    let settings = json!({"enabled": true, "referrer_points": 10, "referee_points": 10});
+    app.send(Method::PUT, "/api/v1/program/referral", Some(&app.staff.manager), None, Some(&settings)).await;
+    let card = app.enrol("zoe@example.fr").await;
+    let id = card["id"].as_str().unwrap();
+    let path = card["apple_pass_path"].as_str().unwrap().trim_end_matches("/pass.pkpass").to_owned();
+    let mut phone = Phone::new(&app, "en");
+    log_in(&app, &mut phone, "zoe@example.fr").await;
+    let token = phone.get(&format!("{path}/delete")).await.csrf();
+    let deleted = phone.post(&format!("{path}/delete"), &[("csrf", &token), ("confirm", "on")]).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+
+    // Start-up again on the same database: its backfill leaves the closed card alone.
+    encarte::startup::Application::build_with(app.config.clone(), encarte::jobs::Registry::standard)
+        .await
+        .expect("the app builds again");
+    assert_eq!(app.count("cards", &format!("id = '{id}' AND referral_code IS NULL")).await, 1);
+    // A code an older build gave back leads nowhere: only an active card's link invites.
+    let code = encarte::service::referrals::new_code();
+    app.exec(&format!("UPDATE cards SET referral_code = '{code}' WHERE id = '{id}'")).await;
+    assert_eq!(phone.get(&format!("/r/{code}")).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

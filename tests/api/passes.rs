@@ -75,6 +75,7 @@ async fn staff_download_a_signed_pass_that_shows_the_balance() {
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
     let pass: Value = serde_json::from_slice(&std::fs::read(unzipped.join("pass.json")).unwrap()).unwrap();
     assert_eq!(pass["serialNumber"], card["serial"]);
+    assert_eq!(pass["organizationName"], "Shop shop", "the lock screen names the programme, not the sample design");
     assert_eq!(pass["passTypeIdentifier"], encarte::wallet::DEV_PASS_TYPE_ID);
     assert_eq!(pass["barcodes"][0]["message"], card["barcode"]);
     assert_eq!(pass["barcodes"][0]["altText"], card["display_number"]);

@@ -388,3 +388,59 @@ async fn a_burst_of_concurrent_guesses_is_held_to_the_limit_and_retries_still_re
     let (status, replay) = app.post("/api/v1/purchases", &app.staff.manager, Some("till-1"), &body).await;
     assert_eq!((status, replay["bonus_points"].as_i64()), (StatusCode::CREATED, Some(1)), "{replay}");
 }
+
+#[tokio::test]
+async fn retrying_one_spent_code_does_not_lock_the_till_but_guessing_many_does() {
+    let app = spawn_app_with(|c| {
+        c.promo_guess_limit_staff = 20;
+        c.promo_guess_window_seconds = 3600;
+    })
+    .await;
+    let pool = campaign(
+        &app,
+        json!({"name": "Flyer", "pool": {"count": 300, "pattern": "####-####"}, "effect": {"bonus_points": 1}}),
+    )
+    .await;
+    let paused = campaign(&app, json!({"name": "Later", "code": "LATER", "effect": {"bonus_points": 1}})).await;
+    campaign(&app, json!({"name": "Real", "code": "REAL", "effect": {"bonus_points": 1}})).await;
+    let path = |id: &Value, what: &str| format!("/api/v1/promo-campaigns/{}/{what}", id["id"].as_str().unwrap());
+    app.post(&path(&paused, "pause"), &app.staff.manager, None, &json!({})).await;
+    let csv = app.client.get(app.url(&path(&pool, "codes.csv"))).bearer_auth(&app.staff.manager).send().await.unwrap();
+    let csv = csv.text().await.unwrap();
+    let spent = csv.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let card = app.enrol("till@example.fr").await;
+    assert_eq!(buy(&app, &card, 1000, &spent, "first").await.0, StatusCode::CREATED);
+
+    let (_, unknown) = buy(&app, &card, 1000, "NEVER-ISSUED", "unknown").await;
+    for i in 0..30 {
+        for code in [spent.as_str(), "LATER"] {
+            let answer = buy(&app, &card, 1000, code, &format!("retry-{code}-{i}")).await;
+            assert_eq!(answer, (StatusCode::UNPROCESSABLE_ENTITY, unknown.clone()), "refusals read alike");
+        }
+    }
+    let (status, res) = buy(&app, &card, 1000, "REAL", "real-1").await;
+    assert_eq!(status, StatusCode::CREATED, "the till is not locked: {res}");
+
+    let mut locked = None;
+    for i in 0..30 {
+        let body = json!({"code": format!("GUESS{i:02}{}", &crate::helpers::uuid_simple()[20..])});
+        let res = app
+            .client
+            .post(app.url("/api/v1/promo-codes/validate"))
+            .bearer_auth(&app.staff.cashier)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            locked = Some((i, res.headers()["retry-after"].to_str().unwrap().parse::<i64>().unwrap()));
+            break;
+        }
+    }
+    let (at, wait) = locked.expect("30 distinct guesses are held");
+    // Three distinct unknown codes were counted before: the spent one, LATER and NEVER-ISSUED.
+    assert_eq!(at, 17, "the 21st distinct guess of the window is refused");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    let (status, _) = buy(&app, &card, 1000, "REAL", "real-2").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "now even a valid code waits");
+}

@@ -32,6 +32,13 @@ pub struct Card {
     pub apple_devices: i64,
 }
 
+impl Card {
+    /// The referral code to hand out: only an active card's link leads to an invitation.
+    pub fn live_referral_code(&self) -> Option<&str> {
+        self.referral_code.as_deref().filter(|_| self.status == ACTIVE)
+    }
+}
+
 pub const ACTIVE: &str = "active";
 pub const BLOCKED: &str = "blocked";
 pub const CLOSED: &str = "closed";
@@ -66,9 +73,18 @@ pub fn find_by_referral_code(conn: &mut DbConn, program_id: &str, code: &str) ->
         .optional()
 }
 
-/// Cards created before referral codes existed, to give them one.
-pub fn without_referral_code(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<Card>> {
-    cards::table.filter(cards::referral_code.is_null()).limit(limit).select(Card::as_select()).load(conn)
+/// Open cards without a referral code (created before codes existed), in id order after `after`.
+/// A closed card is left out: erasure took its code away for good.
+pub fn without_referral_code(conn: &mut DbConn, after: Option<&str>, limit: i64) -> QueryResult<Vec<Card>> {
+    let mut query = cards::table
+        .filter(cards::referral_code.is_null())
+        .filter(cards::status.ne(CLOSED))
+        .select(Card::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(cards::id.gt(after));
+    }
+    query.order(cards::id).limit(limit).load(conn)
 }
 
 pub fn set_referral_code(conn: &mut DbConn, card_id: &str, code: &str) -> QueryResult<usize> {
@@ -87,17 +103,16 @@ pub fn find_by_customer(conn: &mut DbConn, program_id: &str, customer_id: &str) 
 
 /// Moves the balance by `delta` in one conditional UPDATE that also bumps `pass_version`. The row
 /// lock it takes serialises concurrent writers of one card, and the conditions are checked by the
-/// database at write time: None when the card is not active (if `only_active`), or when the new
+/// database at write time: None when the card's status is not one of `statuses`, or when the new
 /// balance would fall below `floor`.
 pub fn move_balance(
     conn: &mut DbConn,
     program_id: &str,
     card_id: &str,
     delta: i64,
-    only_active: bool,
+    statuses: &[&str],
     floor: Option<i64>,
 ) -> QueryResult<Option<Card>> {
-    let statuses: &[&str] = if only_active { &[ACTIVE] } else { &[ACTIVE, BLOCKED, CLOSED] };
     let min_before = floor.map_or(i64::MIN, |f| f.saturating_sub(delta));
     diesel::update(cards::table)
         .filter(cards::program_id.eq(program_id))

@@ -17,11 +17,59 @@ pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryRe
 /// One more hit on every `(key, limit)`; true when any of them is now past its limit. Every key
 /// is counted, even after the first one over, so that each limit sees every attempt.
 pub fn hit_all(conn: &mut DbConn, keys: &[(String, i64)], window_start: NaiveDateTime) -> QueryResult<bool> {
-    let mut over = false;
+    Ok(hit_all_distinct(conn, keys, window_start, None)?.over)
+}
+
+/// What [`hit_all_distinct`] counted.
+pub struct Hits {
+    /// Some key is past its limit.
+    pub over: bool,
+    /// The keys this attempt added a hit to (and a marker, when distinct).
+    pub counted: Vec<String>,
+}
+
+/// Like [`hit_all`], but with `guess` (a hash, never the guessed value) only the first attempt
+/// of that guess per key and window counts: a marker row `(key:guess, window)` is inserted, and
+/// the key is hit only when the marker is new. A repeated guess adds nothing and is over only if
+/// its key already is. The insert, not a read, decides which of two concurrent attempts is first.
+pub fn hit_all_distinct(
+    conn: &mut DbConn,
+    keys: &[(String, i64)],
+    window_start: NaiveDateTime,
+    guess: Option<&str>,
+) -> QueryResult<Hits> {
+    let mut hits = Hits { over: false, counted: Vec::new() };
     for (key, limit) in keys {
-        over |= hit(conn, key, window_start)? > *limit;
+        let first = match guess {
+            Some(guess) => {
+                let row = (
+                    rate_limits::key.eq(marker(key, guess)),
+                    rate_limits::window_start.eq(window_start),
+                    rate_limits::hits.eq(1i64),
+                );
+                insert_or_ignore!(conn, rate_limits::table, row)? == 1
+            }
+            None => true,
+        };
+        let count = if first {
+            hits.counted.push(key.clone());
+            hit(conn, key, window_start)?
+        } else {
+            rate_limits::table.find((key, window_start)).select(rate_limits::hits).first(conn).optional()?.unwrap_or(0)
+        };
+        hits.over |= count > *limit;
     }
-    Ok(over)
+    Ok(hits)
+}
+
+fn marker(key: &str, guess: &str) -> String {
+    format!("{key}:guess:{guess}")
+}
+
+/// Takes back what [`hit_all_distinct`] counted for `key` with `guess`: its hit and its marker.
+pub fn unhit_distinct(conn: &mut DbConn, key: &str, guess: &str, window_start: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(rate_limits::table.find((marker(key, guess), window_start))).execute(conn)?;
+    unhit(conn, key, window_start)
 }
 
 /// The fixed window of `size_seconds` that holds now: its start, and the seconds until it ends

@@ -23,3 +23,13 @@ pub fn insert(conn: &mut DbConn, staff: &StaffUser) -> QueryResult<()> {
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<StaffUser>> {
     staff_users::table.filter(staff_users::email.eq(email)).select(StaffUser::as_select()).first(conn).optional()
 }
+
+/// The staff member `id` of `program_id` (the primary key, so one indexed read).
+pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<StaffUser>> {
+    staff_users::table
+        .filter(staff_users::id.eq(id))
+        .filter(staff_users::program_id.eq(program_id))
+        .select(StaffUser::as_select())
+        .first(conn)
+        .optional()
+}

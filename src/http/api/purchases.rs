@@ -19,12 +19,13 @@ pub async fn create(
     JsonBody(input): JsonBody<NewPurchase>,
 ) -> AppResult<HttpResponse> {
     let idem = Idempotent::new(key, "POST /purchases", &input)?;
-    if input.promo_code.is_some() {
+    if let Some(code) = input.promo_code.clone() {
         if let Some(first) = idempotency::replay(&db, &actor.program_id, &idem).await? {
             return Ok(stored(first));
         }
         let attempt = super::promos::attempt(&req, &actor, &config);
-        return promo_codes::guarded(&db, &attempt, purchases::record(&db, &actor, idem, input)).await.map(stored);
+        let recorded = purchases::record(&db, &actor, idem, input);
+        return promo_codes::guarded(&db, &attempt, &code, recorded).await.map(stored);
     }
     purchases::record(&db, &actor, idem, input).await.map(stored)
 }

@@ -80,7 +80,8 @@ pub enum BarcodeFormat {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DesignFile {
-    organization_name: String,
+    #[serde(default)]
+    organization_name: Option<String>,
     #[serde(default)]
     logo_text: Option<String>,
     foreground_color: Rgb,
@@ -97,8 +98,9 @@ struct DesignFile {
 /// A loaded design, ready to be stamped on many passes.
 #[derive(Debug)]
 pub struct Design {
-    /// Shown on the lock screen when the program does not name its organisation.
-    pub organization_name: String,
+    /// Who the pass is from, on the lock screen beside each balance notification: set only by a
+    /// design made for one organisation. `None` (the shipped default) names the programme.
+    pub organization_name: Option<String>,
     /// Beside the logo; `None` shows the program name.
     pub logo_text: Option<String>,
     pub foreground_color: Rgb,
@@ -207,6 +209,12 @@ impl Design {
         })
     }
 
+    /// The organisation the passes of `program_name` are from (Apple's organizationName, Google's
+    /// issuerName): the design's when it names one on purpose, else the programme's name.
+    pub fn organization_for<'a>(&'a self, program_name: &'a str) -> &'a str {
+        self.organization_name.as_deref().filter(|n| !n.trim().is_empty()).unwrap_or(program_name)
+    }
+
     /// Image file names with the SHA-1 of their bytes, for the manifest.
     pub fn image_digests(&self) -> impl Iterator<Item = (&str, &str)> {
         self.images.iter().map(|(name, sha1)| (name.as_str(), sha1.as_str()))
@@ -251,6 +259,20 @@ mod tests {
         }
         let archive = design.compressed_images().expect("cached archive");
         assert_eq!(archive.len(), names.len());
+    }
+
+    #[test]
+    fn passes_are_from_the_programme_unless_the_design_names_an_organisation() {
+        let default = Design::embedded_default().expect("default design");
+        assert_eq!(default.organization_for("Demo Café"), "Demo Café", "the shipped design names nobody");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = r#"{"organization_name":"Roastery Ltd","foreground_color":"rgb(0, 0, 0)",
+            "background_color":"rgb(255, 255, 255)","label_color":"rgb(9, 9, 9)"}"#;
+        std::fs::write(dir.path().join("design.json"), json).expect("write");
+        let icon = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/passes/default/icon.png");
+        std::fs::copy(icon, dir.path().join("icon.png")).expect("copy");
+        let own = Design::load(dir.path()).expect("design");
+        assert_eq!(own.organization_for("Demo Café"), "Roastery Ltd");
     }
 
     #[test]

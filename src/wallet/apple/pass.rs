@@ -221,7 +221,10 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
         serial_number: input.serial.clone(),
         authentication_token: input.auth_token.clone(),
         web_service_url,
-        organization_name: input.organization.clone().unwrap_or_else(|| design.organization_name.clone()),
+        organization_name: input
+            .organization
+            .clone()
+            .unwrap_or_else(|| design.organization_for(&input.program_name).to_owned()),
         description: format!("{} loyalty card", input.program_name),
         logo_text: design.logo_text.clone().unwrap_or_else(|| input.program_name.clone()),
         foreground_color: design.foreground_color.to_string(),

@@ -186,7 +186,7 @@ fn the_signature_is_detached_and_carries_signing_time_and_the_wwdr_certificate()
 fn pass_json_has_the_store_card_fields() {
     let pass = pass::pass(&sample_input(), &FIXTURE.design).expect("pass");
     assert_eq!(pass.web_service_url, "https://wallet.example.com/passkit", "trailing slash kept");
-    assert_eq!(pass.organization_name, "Encarte Coffee");
+    assert_eq!(pass.organization_name, "Café Central", "the programme, not the design's sample shop");
     assert_eq!(pass.barcodes[0].format, "PKBarcodeFormatQR");
     assert_eq!(pass.barcodes[0].alt_text.as_deref(), Some("1234 5678 9012"));
     let primary = &pass.store_card.primary_fields[0];
