@@ -25,5 +25,6 @@ mod passes;
 mod promos;
 mod purchases;
 mod referrals;
+mod schema_drift;
 mod staff_page;
 mod startup;
