@@ -1,5 +1,5 @@
-//! One schema for both backends, kept by hand to match `migrations/{sqlite,postgres}`. A drifted
-//! column fails every query on its table at run time, and the suite touches every table.
+//! One schema for both backends, kept by hand to match `migrations/{sqlite,postgres}`:
+//! `tests/api/schema_drift.rs` compares it with what the migrations create, on each backend.
 
 diesel::table! {
     programs (id) {

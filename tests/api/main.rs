@@ -27,5 +27,6 @@ mod passkit_limits;
 mod promos;
 mod purchases;
 mod referrals;
+mod schema_drift;
 mod staff_page;
 mod startup;
