@@ -18,6 +18,8 @@ const FILES: [(&str, &str); 2] = [
 fn main() {
     let web = PathBuf::from(env("CARGO_MANIFEST_DIR")).join("web");
     println!("cargo:rerun-if-changed=build.rs");
+    // embed_migrations! reads this folder at compile time: a new migration must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-changed=web/package.json");
     println!("cargo:rerun-if-changed=web/package-lock.json");
     println!("cargo:rerun-if-env-changed=ENCARTE_SKIP_NPM");
