@@ -60,10 +60,13 @@ settings! {
     db_timeout_seconds: u64 = 5,
     /// Run the outbox worker inside `encarte serve` (turn off to run `encarte worker` separately).
     worker: bool = true,
-    /// Milliseconds the worker sleeps when it finds no due job.
+    /// Milliseconds an idle worker waits for a job before it looks anyway: a job queued on this
+    /// node (or, on PostgreSQL, any node) wakes it at once.
     worker_poll_ms: u64 = 500,
-    /// Jobs a worker claims at once.
-    worker_batch: i64 = 32,
+    /// Jobs a worker runs at once (a slow APNs or SMTP call holds its own slot only).
+    worker_concurrency: usize = 32,
+    /// Of those, e-mails at once (what an SMTP relay takes from one client).
+    worker_email_concurrency: usize = 4,
     /// Seconds a claimed job stays leased to its worker; after that another worker may take it over.
     job_lease_seconds: i64 = 60,
     /// Hours an Idempotency-Key is remembered.
@@ -271,8 +274,8 @@ impl Config {
         {
             anyhow::bail!("the promo_guess_* settings must be positive");
         }
-        if self.db_pool_size == 0 || self.worker_batch <= 0 || self.job_lease_seconds <= 0 {
-            anyhow::bail!("db_pool_size, worker_batch and job_lease_seconds must be positive");
+        if self.db_pool_size == 0 || self.worker_concurrency == 0 || self.job_lease_seconds <= 0 {
+            anyhow::bail!("db_pool_size, worker_concurrency and job_lease_seconds must be positive");
         }
         if self.body_timeout_seconds == 0 || self.max_connections_per_client == 0 {
             anyhow::bail!("body_timeout_seconds and max_connections_per_client must be positive");
@@ -362,11 +365,12 @@ mod tests {
 
     #[test]
     fn an_unquoted_number_in_the_file_is_text_for_a_text_setting() {
-        let file = Toml::string("google_issuer_id = 3388000000012345678\ndemo_password = 12345678\nworker_batch = 8");
+        let file =
+            Toml::string("google_issuer_id = 3388000000012345678\ndemo_password = 12345678\nworker_concurrency = 8");
         let config = Config::from_sources(file, Vec::new()).unwrap();
         assert_eq!(config.google_issuer_id.as_deref(), Some("3388000000012345678"));
         assert_eq!(config.demo_password.as_deref(), Some("12345678"));
-        assert_eq!(config.worker_batch, 8);
+        assert_eq!(config.worker_concurrency, 8);
     }
 
     #[test]
@@ -384,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_number_setting_given_words_is_named() {
-        let err = Config::from_sources(Toml::string(""), env(&[("ENCARTE_WORKER_BATCH", "many")])).unwrap_err();
-        assert!(format!("{err}").contains("ENCARTE_WORKER_BATCH"), "{err}");
+        let err = Config::from_sources(Toml::string(""), env(&[("ENCARTE_WORKER_CONCURRENCY", "many")])).unwrap_err();
+        assert!(format!("{err}").contains("ENCARTE_WORKER_CONCURRENCY"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! encarte: a mobile-first loyalty-card backend. See README.md and ../shared/DESIGN.md.
 
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod domain;
 pub mod dto;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use encarte::config::Config;
-use encarte::jobs::{Registry, Worker};
-use encarte::startup::{Application, open_db, worker_settings};
+use encarte::jobs::Worker;
+use encarte::startup::{Application, open_db, registry, worker_settings};
 
 /// encarte: loyalty cards on the phone, for shops and chains.
 #[derive(Parser)]
@@ -123,7 +123,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Worker { once } => {
             let deps = encarte::startup::deps(&config).await?;
-            let worker = Worker::new(deps.db.clone(), Arc::new(Registry::standard(&deps)), worker_settings(&config));
+            let worker = Worker::new(deps.db.clone(), Arc::new(registry(&deps)), worker_settings(&config));
             if once {
                 let ran = encarte::jobs::drain(&[worker]).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("{ran} jobs run");

@@ -9,9 +9,10 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
+use crate::context::AppContext;
 use crate::db::{Backend, Db, DbUrl, blocking, repo};
 use crate::domain::card::random_token;
-use crate::jobs::{Deps, Registry, Worker, WorkerSettings};
+use crate::jobs::{Job, JobMeta, Registry, Worker, WorkerSettings};
 use crate::service::auth::AuthKeys;
 use crate::service::programs;
 use crate::wallet::AppleWallet;
@@ -21,7 +22,7 @@ pub struct Application {
     handle: actix_web::dev::ServerHandle,
     server: actix_web::dev::Server,
     worker: Option<Worker>,
-    deps: Deps,
+    deps: AppContext,
 }
 
 /// Opens the configured database (creating the default data directory) and migrates it.
@@ -47,11 +48,33 @@ pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
 
 pub fn worker_settings(config: &Config) -> WorkerSettings {
     WorkerSettings {
-        batch: config.worker_batch,
+        concurrency: config.worker_concurrency,
+        kind_limits: [(<crate::mail::Mail as Job>::KIND, config.worker_email_concurrency)].into(),
         lease: Duration::from_secs(u64::try_from(config.job_lease_seconds).unwrap_or(60)),
         poll: Duration::from_millis(config.worker_poll_ms),
         idempotency_retention: chrono::Duration::hours(config.idempotency_retention_hours),
     }
+}
+
+/// Every job kind of this build, with the function that runs it.
+pub fn registry(ctx: &AppContext) -> Registry {
+    use crate::service::{card_changes, passes, passkit, promos};
+    let mut registry = Registry::default();
+    let c = ctx.clone();
+    registry.register(move |job: promos::GeneratePool, _| promos::run_generate_job(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: passes::PassesRefresh, _| passes::run_refresh(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: passkit::ApplePush, _| passkit::push(c.db.clone(), c.apple.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |mail: crate::mail::Mail, _| crate::mail::run_job(c.clone(), mail));
+    let c = ctx.clone();
+    registry.register(move |old: crate::mail::LegacyReferral, meta: JobMeta| {
+        crate::mail::run_legacy_referral_job(c.clone(), meta.program_id, old)
+    });
+    let c = ctx.clone();
+    registry.register(move |change: card_changes::CardChanged, _| card_changes::run(c.clone(), change));
+    registry
 }
 
 /// The staff token key: configured, or generated once. On SQLite it lives in the data
@@ -101,14 +124,14 @@ pub async fn apple_wallet(config: &Config) -> anyhow::Result<Arc<AppleWallet>> {
 }
 
 /// The database and wallet channels, for a node that only runs jobs.
-pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
+pub async fn deps(config: &Config) -> anyhow::Result<AppContext> {
     let google = crate::wallet::google::GoogleWallet::load(config).context("Google Wallet set-up")?.map(Arc::new);
     let templates = crate::render::Templates::load(&config.templates_dir).context("pages and e-mail templates")?;
     let db = open_db(config).await?;
     // After the database: a bad database URL must leave no directory behind.
     let mailer = crate::mail::Mailer::from_config(config).context("e-mail set-up")?;
     let link_key = crate::domain::link_key::LinkKey::derive(jwt_secret(config, &db).await?.as_bytes());
-    Ok(Deps {
+    Ok(AppContext {
         db,
         apple: apple_wallet(config).await?,
         google,
@@ -121,11 +144,14 @@ pub async fn deps(config: &Config) -> anyhow::Result<Deps> {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        Self::build_with(config, Registry::standard).await
+        Self::build_with(config, registry).await
     }
 
     /// Like [`build`](Self::build), with the job handlers given (tests register their own).
-    pub async fn build_with(config: Config, registry: impl FnOnce(&Deps) -> Registry) -> anyhow::Result<Application> {
+    pub async fn build_with(
+        config: Config,
+        registry: impl FnOnce(&AppContext) -> Registry,
+    ) -> anyhow::Result<Application> {
         let deps = deps(&config).await?;
         let db = deps.db.clone();
         let registry = registry(&deps);
@@ -219,7 +245,7 @@ impl Application {
         self.deps.db.clone()
     }
 
-    pub fn deps(&self) -> Deps {
+    pub fn deps(&self) -> AppContext {
         self.deps.clone()
     }
 

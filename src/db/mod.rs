@@ -4,6 +4,7 @@
 
 pub mod repo;
 pub mod schema;
+pub mod wake;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -140,6 +141,7 @@ static CLOSED: AtomicBool = AtomicBool::new(false);
 /// (a connector thread that still held one has dropped it when this returns).
 pub fn shutdown() {
     CLOSED.store(true, Ordering::SeqCst);
+    Listening::wait_all(Duration::from_secs(2));
     // Every connector thread takes one of these jobs, so all of them have finished the job they
     // were running (a connection attempt, a pool's last reference) once the barrier opens.
     let barrier = Arc::new(Barrier::new(CONNECTOR_THREADS + 1));
@@ -150,6 +152,34 @@ pub fn shutdown() {
         });
     }
     barrier.wait();
+}
+
+pub(crate) fn closing() -> bool {
+    CLOSED.load(Ordering::SeqCst)
+}
+
+/// The LISTEN threads still holding a connection ([`wake`]); [`shutdown`] waits for them to let go.
+static LISTENING: (Mutex<usize>, std::sync::Condvar) = (Mutex::new(0), std::sync::Condvar::new());
+
+struct Listening;
+
+impl Listening {
+    fn start() -> Listening {
+        *LISTENING.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        Listening
+    }
+
+    fn wait_all(timeout: Duration) {
+        let guard = LISTENING.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = LISTENING.1.wait_timeout_while(guard, timeout, |n| *n > 0);
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        *LISTENING.0.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        LISTENING.1.notify_all();
+    }
 }
 
 pub struct Manager {
@@ -190,6 +220,9 @@ pub struct Db {
     /// and serves nobody in order (p99 was 80 × p50 under 16 concurrent tills). Other processes
     /// on the same file still meet at `BEGIN IMMEDIATE`.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Rung after a write that queued jobs commits (see [`wake`]).
+    bell: wake::Bell,
+    url: DbUrl,
 }
 
 impl Db {
@@ -212,7 +245,7 @@ impl Db {
             .build(Manager { url: url.clone() })
             .map_err(|e| anyhow::anyhow!("cannot connect to the {} database: {e}", url.backend.name()))?;
         let sqlite_writer = (url.backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let db = Db { pool, backend: url.backend, sqlite_writer };
+        let db = Db { pool, backend: url.backend, sqlite_writer, bell: wake::Bell::default(), url: url.clone() };
         let mut conn = db.conn().map_err(|e| anyhow::anyhow!("{e}"))?;
         run_migrations(&mut conn)?;
         Ok(db)
@@ -236,9 +269,26 @@ impl Db {
         blocking(move || {
             // Taken before a connection, so that queued writers don't hold the pool's connections.
             let _turn = db.sqlite_writer.as_ref().map(|w| w.lock().unwrap_or_else(PoisonError::into_inner));
-            write_tx(&mut *db.conn()?, f)
+            let result = write_tx(&mut *db.conn()?, f);
+            if wake::take_committed() {
+                db.bell.ring();
+            }
+            result
         })
         .await
+    }
+
+    /// What this node's workers wait on between polls: rung when a write that queued a job
+    /// commits, on this node, or (with [`Db::listen_for_jobs`]) on any node of a PostgreSQL database.
+    pub fn bell(&self) -> &wake::Bell {
+        &self.bell
+    }
+
+    /// On PostgreSQL, also ring on jobs queued by other nodes (`LISTEN`). Once per node.
+    pub fn listen_for_jobs(&self) {
+        if self.backend == Backend::Postgres {
+            self.bell.listen(self.url.target.clone());
+        }
     }
 
     /// Runs `f` in one read transaction, so that everything it reads is one consistent snapshot.
@@ -299,15 +349,21 @@ where
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, sqlite_begin)?,
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction_sql(c, pg_begin)?,
     }
+    wake::begun();
     match f(conn) {
         Ok(value) => {
-            <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
+            let committed = <DbConn as TransactionManager<DbConn>>::commit_transaction(conn);
+            wake::ended(committed.is_ok());
+            committed?;
             Ok(value)
         }
-        Err(err) => match <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn) {
-            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(err),
-            Err(rollback) => Err(rollback.into()),
-        },
+        Err(err) => {
+            wake::ended(false);
+            match <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn) {
+                Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(err),
+                Err(rollback) => Err(rollback.into()),
+            }
+        }
     }
 }
 

@@ -1,6 +1,10 @@
 //! The outbox worker: claims due jobs with a lease, runs the handler registered for each kind,
 //! retries failures with exponential backoff and jitter, and records the last error. Any number
 //! of workers, on any number of nodes, may share one database.
+//!
+//! A job is a type ([`Job`]) defined beside the use case that queues it, enqueued on the
+//! caller's connection (inside its transaction), and registered once at start-up with the
+//! function that runs it ([`Registry::register`]). This module knows the database only.
 
 mod worker;
 
@@ -9,161 +13,127 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 pub use worker::{Worker, WorkerSettings, backoff, drain};
 
-use crate::db::repo::{self, cards::Card, outbox::NewJob};
-use crate::db::{Db, DbConn};
-use crate::wallet::AppleWallet;
-
-/// What job handlers work with: the database and the wallet channels of this node.
-#[derive(Clone)]
-pub struct Deps {
-    pub db: Db,
-    pub apple: Arc<AppleWallet>,
-    /// None when Google Wallet is not configured.
-    pub google: Option<Arc<crate::wallet::google::GoogleWallet>>,
-    /// Links in wallet passes and e-mails start with it.
-    pub public_url: String,
-    /// Pages and e-mails.
-    pub templates: Arc<crate::render::Templates>,
-    /// Signs the links we mail.
-    pub link_key: crate::domain::link_key::LinkKey,
-    /// Sends the e-mails (SMTP, files or memory).
-    pub mailer: Arc<crate::mail::Mailer>,
-}
+use crate::db::repo::{self, outbox::NewJob};
+use crate::db::{DbConn, wake};
 
 /// Attempts before a job is marked failed for good (about a day of backoff).
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 12;
 
-/// Kind of the job written on every change of a card that alters its pass (balance, status...).
-/// Wallet channels (Apple push, Google update) hang their work on it.
-pub const CARD_CHANGED: &str = "card_changed";
+/// One kind of background work. Its payload is the value itself, as JSON.
+pub trait Job: Serialize + DeserializeOwned + Send + 'static {
+    /// The `kind` column: stable across releases (a queued job outlives the build that queued it).
+    const KIND: &'static str;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CardChanged {
-    pub program_id: String,
-    pub card_id: String,
-}
+    /// The programme the job belongs to, if any (the outbox row's `program_id`).
+    fn program_id(&self) -> Option<&str>;
 
-/// Everything that follows a change of what the card's pass shows, on the caller's connection
-/// (same transaction): the pass gets a new place in the update sequence and a new Last-Modified,
-/// every device holding it gets a push queued, and `card_changed` is queued for the other
-/// channels. One pending job per card or device: changes that land before the worker picks them
-/// up coalesce.
-pub fn card_changed(conn: &mut DbConn, card: &Card) -> diesel::QueryResult<()> {
-    let card = repo::cards::mark_pass_changed(conn, card)?;
-    crate::service::passkit::enqueue_pushes(conn, &card)?;
-    let payload = CardChanged { program_id: card.program_id.clone(), card_id: card.id.clone() };
-    let payload = serde_json::to_string(&payload).unwrap_or_default();
-    let dedupe = format!("{CARD_CHANGED}:{}", card.id);
-    enqueue(conn, Some(&card.program_id), CARD_CHANGED, &payload, Some(&dedupe))
-}
+    /// Jobs with the same key coalesce while one is pending: it will see the latest state.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
 
-pub fn enqueue(
-    conn: &mut DbConn,
-    program_id: Option<&str>,
-    kind: &str,
-    payload: &str,
-    dedupe_key: Option<&str>,
-) -> diesel::QueryResult<()> {
-    let now = repo::now();
-    repo::outbox::enqueue(
-        conn,
-        &NewJob {
-            program_id,
-            kind,
-            payload,
-            dedupe_key,
-            state: repo::outbox::PENDING,
-            attempts: 0,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            run_at: now,
-            created_at: now,
-        },
-    )
-}
+    fn max_attempts() -> i32 {
+        DEFAULT_MAX_ATTEMPTS
+    }
 
-pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
-
-/// Does the work of one kind of job. Handlers must be idempotent: delivery is at least once.
-pub trait JobHandler: Send + Sync {
-    fn run(&self, job: repo::outbox::Job) -> JobFuture;
-}
-
-impl<F, Fut> JobHandler for F
-where
-    F: Fn(repo::outbox::Job) -> Fut + Send + Sync,
-    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
-{
-    fn run(&self, job: repo::outbox::Job) -> JobFuture {
-        Box::pin(self(job))
+    /// Queues the job on the caller's connection: it commits or rolls back with the caller's
+    /// change. A payload that can't be written is a bug, and fails the transaction.
+    fn enqueue(&self, conn: &mut DbConn) -> diesel::QueryResult<()> {
+        let payload =
+            serde_json::to_string(self).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        let now = repo::now();
+        let dedupe = self.dedupe_key();
+        repo::outbox::enqueue(
+            conn,
+            &NewJob {
+                program_id: self.program_id(),
+                kind: Self::KIND,
+                payload: &payload,
+                dedupe_key: dedupe.as_deref(),
+                state: repo::outbox::PENDING,
+                attempts: 0,
+                max_attempts: Self::max_attempts(),
+                run_at: now,
+                created_at: now,
+            },
+        )?;
+        wake::after_commit(conn)
     }
 }
+
+/// What the worker knows of the job it runs, beside its payload.
+#[derive(Debug, Clone)]
+pub struct JobMeta {
+    pub id: i64,
+    pub program_id: Option<String>,
+    pub attempts: i32,
+}
+
+/// How a run ended when it did not succeed.
+#[derive(Debug)]
+pub enum JobError {
+    /// Worth another attempt later (a dependency is down...).
+    Retry(anyhow::Error),
+    /// Will never succeed (the payload does not decode): failed for good at once.
+    Permanent(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for JobError {
+    fn from(e: E) -> Self {
+        JobError::Retry(e.into())
+    }
+}
+
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+
+type Runner = Arc<dyn Fn(repo::outbox::Job) -> JobFuture + Send + Sync>;
 
 /// The kinds this node knows how to run. A worker claims only these, so a node of an older
 /// version never takes (and fails) a job kind it does not know.
 #[derive(Clone, Default)]
 pub struct Registry {
-    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    runners: HashMap<&'static str, Runner>,
 }
 
 impl Registry {
-    pub fn register(&mut self, kind: &'static str, handler: impl JobHandler + 'static) -> &mut Self {
-        self.handlers.insert(kind, Arc::new(handler));
+    /// Runs jobs of type `J` with `handler`, which gets the decoded payload. Handlers must be
+    /// idempotent: delivery is at least once.
+    pub fn register<J, F, Fut>(&mut self, handler: F) -> &mut Self
+    where
+        J: Job,
+        F: Fn(J, JobMeta) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let runner: Runner = Arc::new(move |row: repo::outbox::Job| {
+            let meta = JobMeta { id: row.id, program_id: row.program_id, attempts: row.attempts };
+            match serde_json::from_str::<J>(&row.payload) {
+                Ok(job) => {
+                    let run = handler(job, meta);
+                    Box::pin(async move { run.await.map_err(JobError::Retry) })
+                }
+                Err(e) => {
+                    let error = anyhow::anyhow!("the payload of this {} job does not decode: {e}", J::KIND);
+                    Box::pin(std::future::ready(Err(JobError::Permanent(error))))
+                }
+            }
+        });
+        self.runners.insert(J::KIND, runner);
         self
     }
 
     pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds: Vec<_> = self.handlers.keys().copied().collect();
+        let mut kinds: Vec<_> = self.runners.keys().copied().collect();
         kinds.sort_unstable();
         kinds
     }
 
-    pub fn handler(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
-        self.handlers.get(kind).cloned()
-    }
-
-    /// The kinds of this build.
-    pub fn standard(deps: &Deps) -> Registry {
-        let mut registry = Registry::default();
-        let pool_db = deps.db.clone();
-        registry.register(crate::service::promos::GENERATE_POOL, move |job: repo::outbox::Job| {
-            crate::service::promos::run_generate_job(pool_db.clone(), job.payload)
-        });
-        let refresh_db = deps.db.clone();
-        registry.register(crate::service::passes::REFRESH, move |job: repo::outbox::Job| {
-            crate::service::passes::run_refresh(refresh_db.clone(), job.payload)
-        });
-        let (db, wallet) = (deps.db.clone(), deps.apple.clone());
-        registry.register(crate::service::passkit::APPLE_PUSH, move |job: repo::outbox::Job| {
-            crate::service::passkit::push(db.clone(), wallet.clone(), job.payload)
-        });
-        let mail_deps = deps.clone();
-        registry.register(crate::mail::EMAIL, move |job: repo::outbox::Job| {
-            crate::mail::run_job(mail_deps.clone(), job.payload)
-        });
-        let mail_deps = deps.clone();
-        registry.register(crate::service::referrals::EMAIL_REFERRAL_REWARDED, move |job: repo::outbox::Job| {
-            crate::mail::run_legacy_referral_job(mail_deps.clone(), job.program_id, job.payload)
-        });
-        let deps = deps.clone();
-        registry.register(CARD_CHANGED, move |job: repo::outbox::Job| {
-            let deps = deps.clone();
-            async move {
-                // Apple pushes are queued with the change itself; Google's object is patched here.
-                let change: CardChanged = serde_json::from_str(&job.payload)?;
-                match deps.google {
-                    Some(google) => {
-                        let (program, card) = (change.program_id, change.card_id);
-                        crate::service::google_wallet::sync(deps.db, google, deps.apple, program, card, deps.public_url)
-                            .await
-                    }
-                    None => Ok(()),
-                }
-            }
-        });
-        registry
+    fn runner(&self, kind: &str) -> Option<Runner> {
+        self.runners.get(kind).cloned()
     }
 }

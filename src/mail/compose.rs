@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{Beneficiary, Mail};
+use crate::context::AppContext;
 use crate::db::repo;
 use crate::domain::link_key::LinkKey;
-use crate::jobs::Deps;
 use crate::render::{Lang, Templates};
 
 /// What the templates say about the recipient, read when the mail is sent.
@@ -121,24 +121,34 @@ enum Skip {
 }
 
 /// The outbox handler of [`super::EMAIL`].
-pub async fn run_job(deps: Deps, payload: String) -> anyhow::Result<()> {
-    let mail: Mail = serde_json::from_str(&payload).context("e-mail job payload")?;
+pub async fn run_job(deps: AppContext, mail: Mail) -> anyhow::Result<()> {
     send(&deps, &mail).await
 }
 
-/// Payload of the `email_referral_rewarded` jobs that builds before the e-mail issue queued.
+/// The `email_referral_rewarded` jobs that builds before the e-mail issue queued: no build
+/// queues them any more, but those left in an outbox still send.
 #[derive(Deserialize, Serialize)]
-struct LegacyReferral {
+pub struct LegacyReferral {
     referral_id: String,
     card_id: String,
     beneficiary: Beneficiary,
     points: i64,
 }
 
-/// The handler of [`crate::service::referrals::EMAIL_REFERRAL_REWARDED`]: such jobs, queued by
-/// an older build, still send.
-pub async fn run_legacy_referral_job(deps: Deps, program_id: Option<String>, payload: String) -> anyhow::Result<()> {
-    let old: LegacyReferral = serde_json::from_str(&payload).context("referral e-mail job payload")?;
+impl crate::jobs::Job for LegacyReferral {
+    const KIND: &'static str = "email_referral_rewarded";
+
+    /// The programme is the outbox row's (the payload never carried it).
+    fn program_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+pub async fn run_legacy_referral_job(
+    deps: AppContext,
+    program_id: Option<String>,
+    old: LegacyReferral,
+) -> anyhow::Result<()> {
     let program_id = program_id.context("a referral e-mail job without a program")?;
     let mail = Mail::ReferralRewarded {
         program_id,
@@ -150,7 +160,7 @@ pub async fn run_legacy_referral_job(deps: Deps, program_id: Option<String>, pay
     send(&deps, &mail).await
 }
 
-async fn send(deps: &Deps, mail: &Mail) -> anyhow::Result<()> {
+async fn send(deps: &AppContext, mail: &Mail) -> anyhow::Result<()> {
     let template = mail.template();
     let recipient = match recipient(deps, mail.clone()).await? {
         Ok(recipient) => recipient,
@@ -182,7 +192,7 @@ async fn send(deps: &Deps, mail: &Mail) -> anyhow::Result<()> {
 }
 
 /// Reads program, customer, card and consents in one snapshot.
-async fn recipient(deps: &Deps, mail: Mail) -> anyhow::Result<Result<Recipient, Skip>> {
+async fn recipient(deps: &AppContext, mail: Mail) -> anyhow::Result<Result<Recipient, Skip>> {
     let found = deps
         .db
         .read(move |c| {

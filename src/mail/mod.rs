@@ -6,7 +6,7 @@ mod transport;
 
 use serde::{Deserialize, Serialize};
 
-pub use compose::{Composed, Links, Recipient, compose, message, run_job, run_legacy_referral_job};
+pub use compose::{Composed, LegacyReferral, Links, Recipient, compose, message, run_job, run_legacy_referral_job};
 pub use transport::Mailer;
 
 use crate::db::DbConn;
@@ -106,10 +106,18 @@ impl Mail {
     }
 }
 
+/// An e-mail to send is a job: its payload is the mail.
+impl crate::jobs::Job for Mail {
+    const KIND: &'static str = EMAIL;
+
+    fn program_id(&self) -> Option<&str> {
+        Some(Mail::program_id(self))
+    }
+}
+
 /// Queues `mail` in the caller's transaction.
-pub fn queue(conn: &mut DbConn, mail: &Mail, dedupe_key: Option<&str>) -> diesel::QueryResult<()> {
-    let payload = serde_json::to_string(mail).unwrap_or_default();
-    crate::jobs::enqueue(conn, Some(mail.program_id()), EMAIL, &payload, dedupe_key)
+pub fn queue(conn: &mut DbConn, mail: &Mail) -> diesel::QueryResult<()> {
+    crate::jobs::Job::enqueue(mail, conn)
 }
 
 #[cfg(test)]

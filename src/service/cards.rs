@@ -3,13 +3,13 @@
 use serde::Serialize;
 
 use super::Actor;
+use super::card_changes;
 use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::{Db, DbConn, repo};
 use crate::domain::card::CardRef;
 use crate::domain::role::Role;
 use crate::dto::{CardDto, CardView, EntryDto};
 use crate::error::{AppError, AppResult};
-use crate::jobs;
 
 pub fn card_not_found() -> AppError {
     AppError::not_found("card_not_found", "no card with this number, barcode or id in this program")
@@ -76,7 +76,7 @@ pub async fn set_status(db: &Db, actor: &Actor, card_id: String, status: &'stati
             return Err(AppError::unprocessable("card_closed", "this card is closed"));
         }
         let card = card_repo::set_status(c, &program_id, &card.id, status)?.ok_or_else(card_not_found)?;
-        jobs::card_changed(c, &card)?;
+        card_changes::card_changed(c, &card)?;
         Ok(CardDto::from(&card))
     })
     .await

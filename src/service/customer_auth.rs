@@ -63,7 +63,7 @@ pub fn send_link_to(conn: &mut DbConn, customer: &Customer) -> AppResult<()> {
         customer_id: customer.id.clone(),
         login_id: login.id,
     };
-    Ok(mail::queue(conn, &mail, None)?)
+    Ok(mail::queue(conn, &mail)?)
 }
 
 /// What a used link gives: the session cookie's value and where to go.

@@ -161,7 +161,7 @@ pub async fn enrol(db: &Db, program_id: String, input: Enrolment) -> AppResult<(
         }
         let enrolled = enrol_in(c, &program_id, input, CHANNEL_WEB)?;
         let welcome = Mail::Welcome { program_id: program_id.clone(), customer_id: enrolled.customer.id.clone() };
-        Ok(mail::queue(c, &welcome, None)?)
+        Ok(mail::queue(c, &welcome)?)
     })
     .await
 }

@@ -82,7 +82,7 @@ pub async fn enrol(db: &Db, actor: &Actor, idem: Option<Idempotent>, input: Enro
                 program_id: actor.program_id.clone(),
                 customer_id: enrolled.customer.id.clone(),
             };
-            crate::mail::queue(conn, &welcome, None)?;
+            crate::mail::queue(conn, &welcome)?;
             Ok(enrolled)
         })
     })

@@ -2,6 +2,7 @@
 //! and enqueues its side effects in the same transaction.
 
 pub mod auth;
+pub mod card_changes;
 pub mod cards;
 pub mod customer_auth;
 pub mod customer_pages;

@@ -7,6 +7,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
+use super::card_changes;
 use super::cards::{card_not_found, find_card};
 use crate::db::repo::cards::{CLOSED, Card};
 use crate::db::repo::programs::{Program, Seen};
@@ -15,7 +16,7 @@ use crate::domain::card::CardNumber;
 use crate::domain::role::Role;
 use crate::domain::text::excerpt;
 use crate::error::{AppError, AppResult};
-use crate::jobs;
+use crate::jobs::Job;
 use crate::wallet::AppleWallet;
 use crate::wallet::apple::{self, PassInput};
 
@@ -123,33 +124,42 @@ fn input(
     })
 }
 
-/// Kind of the job that marks every card of a program as changed (its passes look different),
-/// a batch at a time, so that each is pushed.
-pub const REFRESH: &str = "passes_refresh";
-const REFRESH_BATCH: i64 = 500;
-
+/// The job that marks every card of a program as changed (its passes look different), a batch
+/// at a time, so that each is pushed.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Refresh {
+pub struct PassesRefresh {
     pub program_id: String,
     /// The last card done by the previous batch.
     pub after: Option<String>,
 }
 
+const REFRESH_BATCH: usize = 500;
+
+impl Job for PassesRefresh {
+    const KIND: &'static str = "passes_refresh";
+
+    fn program_id(&self) -> Option<&str> {
+        Some(&self.program_id)
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("{}:{}:{}", Self::KIND, self.program_id, self.after.as_deref().unwrap_or_default()))
+    }
+}
+
 pub fn enqueue_refresh(conn: &mut DbConn, program_id: &str, after: Option<String>) -> diesel::QueryResult<()> {
-    let dedupe = format!("{REFRESH}:{program_id}:{}", after.as_deref().unwrap_or_default());
-    let payload = serde_json::to_string(&Refresh { program_id: program_id.to_owned(), after }).unwrap_or_default();
-    jobs::enqueue(conn, Some(program_id), REFRESH, &payload, Some(&dedupe))
+    PassesRefresh { program_id: program_id.to_owned(), after }.enqueue(conn)
 }
 
 /// One batch of a refresh; the next batch is queued in the same transaction.
-pub async fn run_refresh(db: Db, payload: String) -> anyhow::Result<()> {
-    let job: Refresh = serde_json::from_str(&payload)?;
+pub async fn run_refresh(db: Db, job: PassesRefresh) -> anyhow::Result<()> {
     db.write(move |c| {
-        let cards = repo::cards::page_of_program(c, &job.program_id, job.after.as_deref(), REFRESH_BATCH)?;
+        let batch = i64::try_from(REFRESH_BATCH).unwrap_or(i64::MAX);
+        let cards = repo::cards::page_of_program(c, &job.program_id, job.after.as_deref(), batch)?;
         for card in &cards {
-            jobs::card_changed(c, card)?;
+            card_changes::card_changed(c, card)?;
         }
-        if cards.len() as i64 == REFRESH_BATCH {
+        if cards.len() == REFRESH_BATCH {
             enqueue_refresh(c, &job.program_id, cards.last().map(|card| card.id.clone()))?;
         }
         Ok(())

@@ -13,34 +13,46 @@ use crate::db::repo::cards::Card;
 use crate::db::{Db, DbConn, repo};
 use crate::domain::update_tag::UpdateTag;
 use crate::error::{AppError, AppResult};
+use crate::jobs::Job;
 use crate::wallet::AppleWallet;
 use crate::wallet::apple::apns::Outcome;
 
-/// Kind of the outbox job that pushes one device.
-pub const APPLE_PUSH: &str = "apple_push";
-
+/// The outbox job that pushes one device.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ApplePush {
     pub push_token: String,
     pub pass_type_id: String,
+    /// Absent from the jobs of builds before typed jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+}
+
+impl Job for ApplePush {
+    const KIND: &'static str = "apple_push";
+
+    fn program_id(&self) -> Option<&str> {
+        self.program_id.as_deref()
+    }
+
+    /// One pending push per device token: a burst of changes before the worker gets to it is one
+    /// push, and the device then fetches the latest state anyway.
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::KIND, self.push_token))
+    }
 }
 
 /// Queues a push to every device registered for the card, on the caller's connection (same
-/// transaction as the change). One pending push per device token: a burst of changes before the
-/// worker gets to it is one push, and the device then fetches the latest state anyway.
+/// transaction as the change).
 pub fn enqueue_pushes(conn: &mut DbConn, card: &Card) -> diesel::QueryResult<()> {
     for (push_token, pass_type_id) in registrations::push_tokens(conn, &card.id)? {
-        let dedupe = format!("{APPLE_PUSH}:{push_token}");
-        let payload = serde_json::to_string(&ApplePush { push_token, pass_type_id }).unwrap_or_default();
-        crate::jobs::enqueue(conn, Some(&card.program_id), APPLE_PUSH, &payload, Some(&dedupe))?;
+        ApplePush { push_token, pass_type_id, program_id: Some(card.program_id.clone()) }.enqueue(conn)?;
     }
     Ok(())
 }
 
 /// Runs one push job. Dead tokens are forgotten; anything worth retrying fails the job, so the
 /// worker tries again with backoff and the outbox shows the last error.
-pub async fn push(db: Db, wallet: Arc<AppleWallet>, payload: String) -> anyhow::Result<()> {
-    let job: ApplePush = serde_json::from_str(&payload)?;
+pub async fn push(db: Db, wallet: Arc<AppleWallet>, job: ApplePush) -> anyhow::Result<()> {
     let token = short(&job.push_token);
     match wallet.apns.push(&job.push_token).await {
         Outcome::Delivered => Ok(()),

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
+use super::card_changes;
 use super::cards::card_not_found;
 use super::idempotency::{self, Idempotent, Stored};
 use crate::db::repo::cards::{self as card_repo, Card};
@@ -17,7 +18,6 @@ use crate::domain::role::Role;
 use crate::domain::text::Reason;
 use crate::dto::EntryDto;
 use crate::error::{AppError, AppResult};
-use crate::jobs;
 
 /// What a posting may not do.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +72,7 @@ pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Optio
             created_at: repo::now(),
         },
     )?;
-    jobs::card_changed(conn, &card)?;
+    card_changes::card_changed(conn, &card)?;
     Ok(Some((card, entry)))
 }
 

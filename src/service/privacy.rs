@@ -4,13 +4,13 @@
 
 use serde_json::{Value, json};
 
+use super::card_changes;
 use super::customer_auth;
 use crate::db::repo::cards::Card;
 use crate::db::{Db, DbConn, repo};
 use crate::domain::card::random_token;
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
-use crate::jobs;
 
 fn needs_login() -> AppError {
     AppError::unauthorized("login_required", "log in with a link sent to your e-mail first")
@@ -86,7 +86,7 @@ pub async fn erase(db: &Db, link_token: String, session: Option<String>) -> AppR
         repo::customers::erase(c, &program.id, &card.customer_id, repo::now())?;
         repo::customer_auth::forget_customer(c, &program.id, &card.customer_id)?;
         let card = repo::cards::close_for_erasure(c, &program.id, &card.id, &random_token(32))?;
-        jobs::card_changed(c, &card)?;
+        card_changes::card_changed(c, &card)?;
         Ok(program.slug)
     })
     .await

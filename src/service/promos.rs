@@ -16,13 +16,33 @@ use crate::domain::role::Role;
 use crate::domain::text::Reason;
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
-use crate::jobs;
+use crate::jobs::Job;
 
 /// Pools up to this size are generated while the request waits; larger ones by a job that
 /// reports its progress in `pool.generated`.
 pub const SYNC_POOL_LIMIT: i64 = 10_000;
 pub const MAX_POOL: i64 = 1_000_000;
-pub const GENERATE_POOL: &str = "promo_pool_generate";
+
+/// The job that fills a pool too large to generate while the request waits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GeneratePool {
+    pub campaign_id: String,
+    /// Absent from the jobs of builds before typed jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+}
+
+impl Job for GeneratePool {
+    const KIND: &'static str = "promo_pool_generate";
+
+    fn program_id(&self) -> Option<&str> {
+        self.program_id.as_deref()
+    }
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::KIND, self.campaign_id))
+    }
+}
 
 /// What a code does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,14 +314,8 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCampaign) -> AppResult<Cam
                 if campaign.pool_size <= SYNC_POOL_LIMIT {
                     generate_into(conn, &campaign, &pattern, campaign.pool_size)?;
                 } else {
-                    let payload = serde_json::json!({"campaign_id": campaign.id}).to_string();
-                    jobs::enqueue(
-                        conn,
-                        Some(&actor.program_id),
-                        GENERATE_POOL,
-                        &payload,
-                        Some(&format!("{GENERATE_POOL}:{}", campaign.id)),
-                    )?;
+                    GeneratePool { campaign_id: campaign.id.clone(), program_id: Some(actor.program_id.clone()) }
+                        .enqueue(conn)?;
                 }
                 None
             }
@@ -334,9 +348,8 @@ fn generate_into(conn: &mut DbConn, campaign: &Campaign, pattern: &CodePattern, 
 
 /// The job that fills a large pool, a batch per transaction so that progress shows and a crash
 /// resumes where it stopped.
-pub async fn run_generate_job(db: Db, payload: String) -> anyhow::Result<()> {
-    let campaign_id =
-        serde_json::from_str::<serde_json::Value>(&payload)?["campaign_id"].as_str().unwrap_or_default().to_owned();
+pub async fn run_generate_job(db: Db, job: GeneratePool) -> anyhow::Result<()> {
+    let campaign_id = job.campaign_id;
     loop {
         let id = campaign_id.clone();
         let left = db

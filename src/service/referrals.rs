@@ -34,10 +34,6 @@ pub mod reason {
     pub const PURCHASE_RETURNED: &str = "qualifying_purchase_returned";
 }
 
-/// Job kind of the "you earned a referral reward" e-mail as builds before `mail::Mail` queued it;
-/// still handled, so that such jobs left in the outbox are sent.
-pub const EMAIL_REFERRAL_REWARDED: &str = "email_referral_rewarded";
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferralDto {
     pub id: String,
@@ -229,7 +225,7 @@ pub fn on_purchase(
             points,
         };
         // One per reward row, which is inserted once: a replayed purchase queues nothing more.
-        mail::queue(conn, &mail, None)?;
+        mail::queue(conn, &mail)?;
     }
     reload(conn, &program.id, &referral.id)
 }

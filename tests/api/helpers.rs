@@ -9,9 +9,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use encarte::config::Config;
+use encarte::context::AppContext;
 use encarte::db::Db;
 use encarte::domain::role::Role;
-use encarte::jobs::{Deps, Registry, Worker, WorkerSettings};
+use encarte::jobs::{Registry, Worker, WorkerSettings};
 use encarte::service::Actor;
 use encarte::service::auth::AuthKeys;
 use encarte::service::programs::{self, NewProgram};
@@ -96,7 +97,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     /// What job handlers get: the database and this app's wallet channels (APNs client...).
-    pub deps: Deps,
+    pub deps: AppContext,
     /// The configuration the app was built with.
     pub config: Config,
     /// The first program's staff tokens.
@@ -155,7 +156,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (test_db, url) = TestDb::new();
     let mut config = test_config(&url, test_db.dir());
     tweak(&mut config);
-    let app = Application::build_with(config.clone(), Registry::standard).await.expect("the app builds");
+    let app = Application::build_with(config.clone(), encarte::startup::registry).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (db, deps, handle) = (app.db(), app.deps(), app.handle());
     tokio::spawn(app.run_until_stopped());
@@ -305,7 +306,7 @@ impl TestApp {
 
     /// Runs every due outbox job with the standard handlers.
     pub async fn run_jobs(&self) -> usize {
-        let worker = self.worker(Registry::standard(&self.deps));
+        let worker = self.worker(encarte::startup::registry(&self.deps));
         encarte::jobs::drain(&[worker]).await.expect("jobs run")
     }
 
@@ -314,7 +315,8 @@ impl TestApp {
             self.db.clone(),
             Arc::new(registry),
             WorkerSettings {
-                batch: 8,
+                concurrency: 8,
+                kind_limits: Default::default(),
                 lease: std::time::Duration::from_secs(30),
                 poll: std::time::Duration::from_millis(10),
                 idempotency_retention: chrono::Duration::hours(48),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use encarte::db::repo::{self, outbox};
 use encarte::mail::{self, Mail, Mailer};
-use encarte::service::referrals::EMAIL_REFERRAL_REWARDED;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -65,9 +64,8 @@ async fn customer(app: &TestApp, email: &str, first_name: &str) -> (String, Stri
 }
 
 /// Queues `mail` in a transaction of its own, as a service would in its own.
-async fn queue(app: &TestApp, mail: Mail, dedupe: Option<&str>) {
-    let dedupe = dedupe.map(str::to_owned);
-    app.db.write(move |c| Ok(mail::queue(c, &mail, dedupe.as_deref())?)).await.unwrap();
+async fn queue(app: &TestApp, mail: Mail) {
+    app.db.write(move |c| Ok(mail::queue(c, &mail)?)).await.unwrap();
 }
 
 fn welcome(app: &TestApp, customer_id: &str) -> Mail {
@@ -79,7 +77,7 @@ async fn the_welcome_mail_is_written_as_an_eml_file_by_default() {
     let app = spawn_app().await;
     let (customer_id, token, card) = customer(&app, "zoe@example.fr", "Zoé").await;
     assert!(eml_files(&app).is_empty(), "nothing is sent before the worker runs");
-    queue(&app, welcome(&app, &customer_id), None).await;
+    queue(&app, welcome(&app, &customer_id)).await;
     assert_eq!(app.run_jobs().await, 1);
 
     let files = eml_files(&app);
@@ -110,8 +108,8 @@ async fn the_magic_link_is_the_signed_login_id() {
     let mut deps = app.deps.clone();
     deps.mailer = Arc::new(Mailer::memory());
     let login = Mail::MagicLink { program_id: app.staff.program_id.clone(), customer_id, login_id: "0190login".into() };
-    queue(&app, login, None).await;
-    let worker = app.worker(encarte::jobs::Registry::standard(&deps));
+    queue(&app, login).await;
+    let worker = app.worker(encarte::startup::registry(&deps));
     assert_eq!(encarte::jobs::drain(&[worker]).await.unwrap(), 1);
 
     let sent = deps.mailer.sent().await;
@@ -143,12 +141,26 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
         beneficiary: mail::Beneficiary::Referrer,
         points: 100,
     };
-    queue(&app, mail, None).await;
+    queue(&app, mail).await;
     // Old style, as builds before this one queued it.
     let old = json!({"referral_id": "ref-1", "card_id": card_id, "beneficiary": "referee", "points": 50});
     let program = program_id.clone();
     app.db
-        .write(move |c| Ok(encarte::jobs::enqueue(c, Some(&program), EMAIL_REFERRAL_REWARDED, &old.to_string(), None)?))
+        .write(move |c| {
+            let now = repo::now();
+            let job = outbox::NewJob {
+                program_id: Some(&program),
+                kind: <mail::LegacyReferral as encarte::jobs::Job>::KIND,
+                payload: &old.to_string(),
+                dedupe_key: None,
+                state: outbox::PENDING,
+                attempts: 0,
+                max_attempts: 12,
+                run_at: now,
+                created_at: now,
+            };
+            Ok(outbox::enqueue(c, &job)?)
+        })
         .await
         .unwrap();
     assert_eq!(app.run_jobs().await, 2);
@@ -170,7 +182,7 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
 #[tokio::test]
 async fn a_mail_that_can_never_be_sent_is_dropped_not_retried() {
     let app = spawn_app().await;
-    queue(&app, welcome(&app, "no-such-customer"), None).await;
+    queue(&app, welcome(&app, "no-such-customer")).await;
     let (_, _, card) = customer(&app, "gone@example.fr", "Zoé").await;
     let card_id = card["id"].as_str().unwrap().to_owned();
     let rewarded = Mail::ReferralRewarded {
@@ -180,7 +192,7 @@ async fn a_mail_that_can_never_be_sent_is_dropped_not_retried() {
         beneficiary: mail::Beneficiary::Referee,
         points: 5,
     };
-    queue(&app, rewarded, None).await;
+    queue(&app, rewarded).await;
     // An address lettre can't send to (written around the API, which refuses it) fails every retry alike.
     let (broken, _, _) = customer(&app, "broken@example.fr", "Zoé").await;
     let id = broken.clone();
@@ -192,7 +204,7 @@ async fn a_mail_that_can_never_be_sent_is_dropped_not_retried() {
         })
         .await
         .unwrap();
-    queue(&app, welcome(&app, &broken), None).await;
+    queue(&app, welcome(&app, &broken)).await;
     assert_eq!(app.run_jobs().await, 3);
     assert!(eml_files(&app).is_empty());
     assert_eq!(app.count("outbox_jobs", "kind = 'email' AND state = 'done' AND attempts = 1").await, 3);
@@ -281,7 +293,7 @@ async fn mail_goes_through_a_real_smtp_server_with_starttls_and_auth() {
     })
     .await;
     let (customer_id, _, _) = customer(&app, "smtp@example.fr", "Zoé").await;
-    queue(&app, welcome(&app, &customer_id), None).await;
+    queue(&app, welcome(&app, &customer_id)).await;
     assert_eq!(app.run_jobs().await, 1);
 
     let received = server.received();
@@ -301,9 +313,18 @@ async fn an_smtp_outage_delays_a_mail_and_loses_none() {
     let port = free_port();
     let app = spawn_app_with(|c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
     let (customer_id, _, _) = customer(&app, "outage@example.fr", "Zoé").await;
-    queue(&app, welcome(&app, &customer_id), Some("outage-welcome")).await;
+    queue(&app, welcome(&app, &customer_id)).await;
+    // The only e-mail job left (the enrolment's welcome was taken out by `customer`).
     let job = || async {
-        let jobs = app.db.read(|c| Ok(outbox::list_by_dedupe(c, "outage-welcome")?)).await.unwrap();
+        let jobs = app
+            .db
+            .read(|c| {
+                use diesel::prelude::*;
+                use encarte::db::schema::outbox_jobs::dsl as j;
+                Ok(j::outbox_jobs.filter(j::kind.eq(mail::EMAIL)).select(outbox::Job::as_select()).load(c)?)
+            })
+            .await
+            .unwrap();
         assert_eq!(jobs.len(), 1);
         jobs.into_iter().next().unwrap()
     };
@@ -345,7 +366,7 @@ async fn mail_to_an_address_that_cannot_be_sent_is_dropped_not_retried() {
     for (i, stored) in ["\"a b\"@example.org", "\"a\\\"b\"@example.org", "a@[127.0.0.1]"].iter().enumerate() {
         let (id, _, _) = customer(&app, &format!("ok{i}@example.org"), "Zoé").await;
         app.exec(&format!("UPDATE customers SET email = '{stored}' WHERE id = '{id}'")).await;
-        queue(&app, welcome(&app, &id), None).await;
+        queue(&app, welcome(&app, &id)).await;
     }
     app.run_jobs().await;
     assert_eq!(app.count("outbox_jobs", "kind = 'email' AND state = 'done' AND attempts <= 1").await, 3);

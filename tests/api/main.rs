@@ -30,3 +30,4 @@ mod referrals;
 mod schema_drift;
 mod staff_page;
 mod startup;
+mod worker_wake;

@@ -6,14 +6,33 @@ use std::sync::{Arc, Mutex};
 
 use encarte::db::repo::{self, outbox};
 use encarte::error::AppError;
-use encarte::jobs::{self, CARD_CHANGED, Registry};
+use encarte::jobs::{self, Job, JobMeta, Registry};
+use encarte::service::card_changes::{self, CardChanged};
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
 
+/// Test-only kinds: a job kind is one type and one `register` line.
+macro_rules! test_job {
+    ($name:ident { $($field:ident: $ty:ty),* } = $kind:literal) => {
+        #[derive(Debug, Serialize, Deserialize)]
+        struct $name { $($field: $ty),* }
+        impl Job for $name {
+            const KIND: &'static str = $kind;
+            fn program_id(&self) -> Option<&str> {
+                None
+            }
+        }
+    };
+}
+test_job!(Flaky {} = "flaky");
+test_job!(Slow {} = "slow");
+test_job!(Count { n: i64 } = "count");
+
 async fn jobs_of(app: &TestApp, card_id: &str) -> Vec<outbox::Job> {
-    let key = format!("{CARD_CHANGED}:{card_id}");
+    let key = format!("{}:{card_id}", CardChanged::KIND);
     app.db.read(move |c| Ok(outbox::list_by_dedupe(c, &key)?)).await.unwrap()
 }
 
@@ -77,7 +96,7 @@ async fn a_failed_transaction_leaves_no_job() {
         .db
         .write(move |c| {
             let card = repo::cards::find(c, &program_id, &card_id)?.unwrap();
-            jobs::card_changed(c, &card)?;
+            card_changes::card_changed(c, &card)?;
             Err(AppError::conflict("test", "fail after enqueueing"))
         })
         .await;
@@ -103,14 +122,14 @@ async fn failures_are_retried_with_backoff_then_marked_failed() {
     let attempts = Arc::new(Mutex::new(0));
     let mut registry = Registry::default();
     let seen = attempts.clone();
-    registry.register("flaky", move |_job: outbox::Job| {
+    registry.register(move |_job: Flaky, _: JobMeta| {
         let seen = seen.clone();
         async move {
             *seen.lock().unwrap() += 1;
             anyhow::bail!("upstream said no (attempt {})", seen.lock().unwrap())
         }
     });
-    app.db.write(|c| Ok(jobs::enqueue(c, None, "flaky", "{}", None)?)).await.unwrap();
+    app.db.write(|c| Ok(Flaky {}.enqueue(c)?)).await.unwrap();
     let worker = app.worker(registry);
     let unknown = app
         .db
@@ -160,7 +179,7 @@ fn backoff_grows_exponentially_with_jitter_and_a_cap() {
 #[tokio::test]
 async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off() {
     let app = spawn_app().await;
-    app.db.write(|c| Ok(jobs::enqueue(c, None, "slow", "{}", None)?)).await.unwrap();
+    app.db.write(|c| Ok(Slow {}.enqueue(c)?)).await.unwrap();
     let claimed = app
         .db
         .write(|c| Ok(outbox::claim(c, &["slow"], "dead-worker", chrono::Duration::milliseconds(50), 10)?))
@@ -174,9 +193,9 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_is_fenced_off() {
     let taken =
         app.db.write(|c| Ok(outbox::claim(c, &["slow"], "other", chrono::Duration::seconds(30), 10)?)).await.unwrap();
     assert_eq!((taken.len(), taken[0].attempts), (1, 2));
-    let late = app.db.write(|c| Ok(outbox::complete(c, 1, "dead-worker")?)).await.unwrap();
-    assert!(!late, "the worker whose lease expired can't record an outcome");
-    assert!(app.db.write(|c| Ok(outbox::complete(c, 1, "other")?)).await.unwrap());
+    let late = app.db.write(|c| Ok(outbox::complete_many(c, &[1], "dead-worker")?)).await.unwrap();
+    assert_eq!(late, 0, "the worker whose lease expired can't record an outcome");
+    assert_eq!(app.db.write(|c| Ok(outbox::complete_many(c, &[1], "other")?)).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -186,11 +205,11 @@ async fn two_workers_run_every_job_exactly_once() {
     let registry = || {
         let mut r = Registry::default();
         let runs = runs.clone();
-        r.register("count", move |job: outbox::Job| {
+        r.register(move |_: Count, meta: JobMeta| {
             let runs = runs.clone();
             async move {
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                *runs.lock().unwrap().entry(job.id).or_default() += 1;
+                *runs.lock().unwrap().entry(meta.id).or_default() += 1;
                 Ok(())
             }
         });
@@ -199,7 +218,7 @@ async fn two_workers_run_every_job_exactly_once() {
     app.db
         .write(|c| {
             for i in 0..200 {
-                jobs::enqueue(c, None, "count", &format!("{{\"n\":{i}}}"), None)?;
+                Count { n: i }.enqueue(c)?;
             }
             Ok(())
         })

@@ -526,7 +526,7 @@ async fn an_erased_card_gets_no_referral_code_back_after_a_restart() {
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
 
     // Start-up again on the same database: its backfill leaves the closed card alone.
-    encarte::startup::Application::build_with(app.config.clone(), encarte::jobs::Registry::standard)
+    encarte::startup::Application::build_with(app.config.clone(), encarte::startup::registry)
         .await
         .expect("the app builds again");
     assert_eq!(app.count("cards", &format!("id = '{id}' AND referral_code IS NULL")).await, 1);

@@ -106,19 +106,24 @@ pub fn claim(conn: &mut DbConn, kinds: &[&str], owner: &str, lease: Duration, li
         .get_results::<Job>(conn)
 }
 
-/// Marks the job done if `owner` still holds it: a worker whose lease expired must not overwrite
-/// the outcome of the worker that took over.
-pub fn complete(conn: &mut DbConn, id: i64, owner: &str) -> QueryResult<bool> {
+/// Marks the jobs done that `owner` still holds, in one statement (a fan-out of pushes is one
+/// write per batch, not per push); returns how many. A worker whose lease expired must not
+/// overwrite the outcome of the worker that took over.
+pub fn complete_many(conn: &mut DbConn, ids: &[i64], owner: &str) -> QueryResult<usize> {
     use outbox_jobs::dsl as j;
-    diesel::update(j::outbox_jobs.filter(j::id.eq(id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING)))
-        .set((
-            j::state.eq(DONE),
-            j::done_at.eq(now()),
-            j::lease_owner.eq(None::<String>),
-            j::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(
+        j::outbox_jobs.filter(j::id.eq_any(ids)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING)),
+    )
+    .set((
+        j::state.eq(DONE),
+        j::done_at.eq(now()),
+        j::lease_owner.eq(None::<String>),
+        j::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
 }
 
 /// Records a failed attempt: back to pending at `retry_at`, or failed for good after the last

@@ -107,7 +107,7 @@ pub struct Page {
     pub templates: web::Data<Templates>,
     pub assets: web::Data<assets::Assets>,
     pub config: web::Data<crate::config::Config>,
-    pub deps: web::Data<crate::jobs::Deps>,
+    pub deps: web::Data<crate::context::AppContext>,
 }
 
 impl actix_web::FromRequest for Page {
