@@ -92,9 +92,9 @@ fn listen(url: &str, bell: &Weak<watch::Sender<u64>>) {
         let _active = super::Listening::start();
         listen_until_done(url, bell);
     }
-    // Never ends while the process exits: an ending thread runs OpenSSL's per-thread clean-up,
-    // which must not meet the exit-time one (see `CONNECTORS`).
-    while super::closing() {
+    // Its connection is closed; the thread itself never ends: an ending thread runs OpenSSL's
+    // per-thread clean-up, which must not meet the process's exit-time one (see `CONNECTORS`).
+    loop {
         std::thread::park();
     }
 }
