@@ -24,6 +24,8 @@ pub struct Push {
     pub token: String,
     pub topic: Option<String>,
     pub body: String,
+    /// When it arrived (for the push latency bench).
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -100,6 +102,7 @@ async fn push(
         token: token.into_inner(),
         topic: req.headers().get("apns-topic").and_then(|v| v.to_str().ok()).map(str::to_owned),
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: std::time::Instant::now(),
     });
     match state.script.pop_front() {
         None | Some((200, _)) => {
