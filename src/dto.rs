@@ -8,6 +8,7 @@ use crate::db::repo::{
     cards::Card, customers::Consent, customers::Customer, ledger::Entry, programs::Program, purchases::Purchase,
 };
 use crate::domain::card::CardNumber;
+use crate::domain::status::CardStatus;
 
 /// RFC 3339 in UTC, e.g. "2026-11-23T18:20:00.123Z".
 pub fn time(t: NaiveDateTime) -> String {
@@ -36,7 +37,7 @@ pub struct CardDto {
     pub barcode: String,
     pub serial: String,
     pub customer_id: String,
-    pub status: String,
+    pub status: CardStatus,
     pub balance: i64,
     pub pass_version: i64,
     /// The code friends enrol with (link: `{public_url}/r/{code}`).
@@ -57,7 +58,7 @@ impl From<&Card> for CardDto {
             barcode: c.barcode.clone(),
             serial: c.serial.clone(),
             customer_id: c.customer_id.clone(),
-            status: c.status.clone(),
+            status: c.status,
             balance: c.balance,
             pass_version: c.pass_version,
             referral_code: c.referral_code.clone(),

@@ -10,6 +10,7 @@ pub mod link_key;
 pub mod money;
 pub mod points;
 pub mod role;
+pub mod status;
 pub mod text;
 pub mod update_tag;
 

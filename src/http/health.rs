@@ -6,10 +6,11 @@ use diesel::RunQueryDsl;
 use serde_json::json;
 
 use crate::db::{Db, repo};
+use crate::domain::status::JobState;
 use crate::error::AppResult;
 use crate::wallet::AppleWallet;
 
-async fn job_counts(db: &Db) -> AppResult<Vec<(String, i64)>> {
+async fn job_counts(db: &Db) -> AppResult<Vec<(JobState, i64)>> {
     db.read(|c| Ok(repo::outbox::counts(c)?)).await
 }
 
@@ -22,8 +23,8 @@ pub async fn health(db: web::Data<Db>) -> HttpResponse {
                 .await
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|(state, _)| state != repo::outbox::DONE)
-                .map(|(state, n)| (state, json!(n)))
+                .filter(|(state, _)| *state != JobState::Done)
+                .map(|(state, n)| (state.to_string(), json!(n)))
                 .collect();
             HttpResponse::Ok().json(json!({"status": "ok", "database": backend, "jobs": jobs}))
         }
@@ -37,8 +38,8 @@ pub async fn health(db: web::Data<Db>) -> HttpResponse {
 pub async fn metrics(db: web::Data<Db>, wallet: web::Data<AppleWallet>) -> AppResult<HttpResponse> {
     let counts = job_counts(&db).await?;
     let mut out = String::from("# HELP encarte_outbox_jobs Outbox jobs by state.\n# TYPE encarte_outbox_jobs gauge\n");
-    for state in [repo::outbox::PENDING, repo::outbox::RUNNING, repo::outbox::FAILED, repo::outbox::DONE] {
-        let n = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+    for state in [JobState::Pending, JobState::Running, JobState::Failed, JobState::Done] {
+        let n = counts.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
         out.push_str(&format!("encarte_outbox_jobs{{state=\"{state}\"}} {n}\n"));
     }
     out.push_str(

@@ -55,7 +55,7 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
                 kind: Self::KIND,
                 payload: &payload,
                 dedupe_key: dedupe.as_deref(),
-                state: repo::outbox::PENDING,
+                state: crate::domain::status::JobState::Pending,
                 attempts: 0,
                 max_attempts: Self::max_attempts(),
                 run_at: now,

@@ -8,6 +8,7 @@ use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::{Db, DbConn, repo};
 use crate::domain::card::CardRef;
 use crate::domain::role::Role;
+use crate::domain::status::CardStatus;
 use crate::dto::{CardDto, CardView, EntryDto};
 use crate::error::{AppError, AppResult};
 
@@ -64,7 +65,7 @@ pub async fn ledger(db: &Db, actor: &Actor, card_id: String, before: Option<i64>
 
 /// Blocks or unblocks a card (managers and owners). Setting the state it already has is a no-op,
 /// so a retried call is harmless.
-pub async fn set_status(db: &Db, actor: &Actor, card_id: String, status: &'static str) -> AppResult<CardDto> {
+pub async fn set_status(db: &Db, actor: &Actor, card_id: String, status: CardStatus) -> AppResult<CardDto> {
     actor.require(Role::Manager)?;
     let program_id = actor.program_id.clone();
     db.write(move |c| {
@@ -72,7 +73,7 @@ pub async fn set_status(db: &Db, actor: &Actor, card_id: String, status: &'stati
         if card.status == status {
             return Ok(CardDto::from(&card));
         }
-        if card.status == card_repo::CLOSED {
+        if card.status == CardStatus::Closed {
             return Err(AppError::unprocessable("card_closed", "this card is closed"));
         }
         let card = card_repo::set_status(c, &program_id, &card.id, status)?.ok_or_else(card_not_found)?;

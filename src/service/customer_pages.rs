@@ -13,6 +13,7 @@ use crate::db::{Db, repo};
 use crate::domain::card::CardNumber;
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
+use crate::domain::status::CardStatus;
 use crate::domain::text::{Locale, PersonName, Phone};
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, Mail};
@@ -84,7 +85,7 @@ pub async fn invitation(db: &Db, code: String) -> AppResult<(ProgramView, Invita
     let parsed = ReferralCode::parse(&code).map_err(|_| referral_not_found())?;
     db.read(move |c| {
         let card = repo::cards::find_by_referral_code_anywhere(c, parsed.as_str())?
-            .filter(|card| card.status == repo::cards::ACTIVE)
+            .filter(|card| card.status == CardStatus::Active)
             .ok_or_else(referral_not_found)?;
         let program = repo::programs::find(c, &card.program_id)?;
         let settings = repo::referrals::settings(c, &program.id)?;
@@ -186,7 +187,7 @@ pub struct CardView {
     pub first_name: String,
     pub number: String,
     pub balance: i64,
-    pub status: String,
+    pub status: CardStatus,
     /// The pass's barcode payload, which the page shows as a QR code.
     #[serde(skip)]
     pub barcode: String,
@@ -235,7 +236,7 @@ fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView
         first_name: first_name.to_owned(),
         number: CardNumber::from_db(card.number.clone()).grouped(),
         balance: card.balance,
-        status: card.status.clone(),
+        status: card.status,
         barcode: card.barcode.clone(),
         referral_path: card.live_referral_code().map(|code| format!("/r/{code}")),
         link_token: card.link_token.clone(),

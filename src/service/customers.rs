@@ -15,6 +15,7 @@ use crate::db::{Db, DbConn, repo};
 use crate::domain::card::{Barcode, CardNumber, random_token};
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
+use crate::domain::status::CardStatus;
 use crate::domain::text::{DeviceId, Locale, PersonName, Phone};
 use crate::dto::{CardDto, CustomerDto};
 use crate::error::{AppError, AppResult};
@@ -156,7 +157,7 @@ fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResu
             barcode: Barcode::generate().as_str().to_owned(),
             serial: repo::new_id(),
             auth_token: random_token(32),
-            status: card_repo::ACTIVE.to_owned(),
+            status: CardStatus::Active,
             balance: 0,
             pass_version: 1,
             created_at: now,

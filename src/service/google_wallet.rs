@@ -9,10 +9,11 @@ use serde_json::Value;
 
 use super::Actor;
 use super::cards::find_card;
-use crate::db::repo::cards::{ACTIVE, Card};
+use crate::db::repo::cards::Card;
 use crate::db::repo::google::GoogleObject;
 use crate::db::{Db, DbConn, repo};
 use crate::domain::card::CardNumber;
+use crate::domain::status::CardStatus;
 use crate::error::{AppError, AppResult};
 use crate::wallet::AppleWallet;
 use crate::wallet::google::callback::{self, EventType};
@@ -78,7 +79,7 @@ fn snapshot(
         member_name: &customer.first_name,
         balance: card.balance,
         barcode: &card.barcode,
-        active: card.status == ACTIVE,
+        active: card.status == CardStatus::Active,
         links,
     });
     let synced = repo::google::find_object(conn, &card.id)?;
@@ -211,7 +212,7 @@ pub async fn sync(
     } else {
         false
     };
-    let patch = objects::balance_patch(s.card.balance, s.card.status == ACTIVE, notify);
+    let patch = objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, notify);
     match google.rest.patch_object(&synced.object_id, &patch).await {
         Ok(()) => {}
         // Deleted at Google (or never made it): create it again, whole.

@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::Actor;
 use super::card_changes;
 use super::cards::{card_not_found, find_card};
-use crate::db::repo::cards::{CLOSED, Card};
+use crate::db::repo::cards::Card;
 use crate::db::repo::programs::{Program, Seen};
 use crate::db::{Db, DbConn, blocking, repo};
 use crate::domain::card::CardNumber;
 use crate::domain::role::Role;
+use crate::domain::status::CardStatus;
 use crate::domain::text::excerpt;
 use crate::error::{AppError, AppResult};
 use crate::jobs::Job;
@@ -117,7 +118,7 @@ fn input(
         member_first_name: Some(customer.first_name),
         referral_link: card.live_referral_code().map(|code| format!("{public_url}/r/{code}")),
         recent,
-        voided: card.status == CLOSED,
+        voided: card.status == CardStatus::Closed,
         web_service_url: wallet.web_service_url.clone(),
         pass_type_id: wallet.identity.pass_type_id().to_owned(),
         team_id: wallet.identity.team_id().to_owned(),

@@ -15,6 +15,7 @@ use crate::db::{Db, DbConn, repo};
 use crate::domain::ledger::EntryKind;
 use crate::domain::points::{Points, PointsDelta};
 use crate::domain::role::Role;
+use crate::domain::status::CardStatus;
 use crate::domain::text::Reason;
 use crate::dto::EntryDto;
 use crate::error::{AppError, AppResult};
@@ -40,12 +41,12 @@ pub struct Posting<'a> {
 
 /// The statuses a posting may land on. A closed card takes no new points whatever the guard (its
 /// holder left or was erased), while a debit still lands there, so that a return stays exact.
-fn statuses(delta: i64, guard: Guard) -> &'static [&'static str] {
-    use card_repo::{ACTIVE, BLOCKED, CLOSED};
+fn statuses(delta: i64, guard: Guard) -> &'static [CardStatus] {
+    use CardStatus::{Active, Blocked, Closed};
     match (guard.only_active, delta > 0) {
-        (true, _) => &[ACTIVE],
-        (false, true) => &[ACTIVE, BLOCKED],
-        (false, false) => &[ACTIVE, BLOCKED, CLOSED],
+        (true, _) => &[Active],
+        (false, true) => &[Active, Blocked],
+        (false, false) => &[Active, Blocked, Closed],
     }
 }
 
@@ -79,7 +80,7 @@ pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Optio
 /// Explains why a guarded posting was refused, reading the card as it is now.
 pub fn refusal(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<AppError> {
     let card = card_repo::find(conn, p.program_id, p.card_id)?.ok_or_else(card_not_found)?;
-    Ok(if !statuses(p.delta, guard).contains(&card.status.as_str()) {
+    Ok(if !statuses(p.delta, guard).contains(&card.status) {
         card_blocked(&card)
     } else {
         AppError::unprocessable(
@@ -91,7 +92,7 @@ pub fn refusal(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Ap
 
 /// Why a card that is not active refuses: `card_closed` for good, `card_blocked` until unblocked.
 pub fn card_blocked(card: &Card) -> AppError {
-    if card.status == card_repo::CLOSED {
+    if card.status == CardStatus::Closed {
         AppError::unprocessable("card_closed", "this card is closed")
     } else {
         AppError::unprocessable("card_blocked", format!("this card is {}", card.status))

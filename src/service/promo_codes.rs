@@ -14,6 +14,7 @@ use crate::domain::card::CardRef;
 use crate::domain::codes::PromoCode;
 use crate::domain::ledger::EntryKind;
 use crate::domain::money::Cents;
+use crate::domain::status::CardStatus;
 use crate::error::{AppError, AppResult};
 
 /// Failed code attempts allowed per window before a 429.
@@ -222,7 +223,7 @@ pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent,
                 let program = repo::programs::find(conn, &actor.program_id)?;
                 let card =
                     card_repo::find_by_ref(conn, &program.id, &input.card)?.ok_or_else(super::cards::card_not_found)?;
-                if card.status != card_repo::ACTIVE {
+                if card.status != CardStatus::Active {
                     return Err(card_blocked(&card));
                 }
                 let amount = input.amount_cents.map(Cents::get);

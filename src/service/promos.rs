@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use super::Actor;
 use crate::db::repo::cards::Card;
 use crate::db::repo::programs::Program;
-use crate::db::repo::promos::{self as repo_promo, ACTIVE, Campaign, Code, Redemption};
+use crate::db::repo::promos::{self as repo_promo, Campaign, Code, Redemption};
 use crate::db::{Db, DbConn, repo};
 use crate::domain::codes::{CodePattern, PromoCode};
 use crate::domain::money::MAX_CENTS;
 use crate::domain::role::Role;
+use crate::domain::status::CampaignStatus;
 use crate::domain::text::Reason;
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
@@ -177,7 +178,7 @@ pub struct PoolDto {
 pub struct CampaignDto {
     pub id: String,
     pub name: String,
-    pub status: String,
+    pub status: CampaignStatus,
     pub effect: Effect,
     pub code: Option<String>,
     pub pool: Option<PoolDto>,
@@ -198,7 +199,7 @@ fn dto(c: &Campaign, code: Option<String>, redemptions: i64) -> CampaignDto {
     CampaignDto {
         id: c.id.clone(),
         name: c.name.clone(),
-        status: c.status.clone(),
+        status: c.status,
         effect: Effect::from_parts(&c.effect, c.effect_value),
         code,
         pool: (c.kind == "pool").then(|| PoolDto {
@@ -293,7 +294,7 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCampaign) -> AppResult<Cam
             pool_length: pool.and_then(|p| p.length).and_then(|l| i32::try_from(l).ok()),
             pool_size: pool.map_or(0, |p| p.count),
             pool_generated: 0,
-            status: ACTIVE.to_owned(),
+            status: CampaignStatus::Active,
             created_at: now,
             updated_at: now,
         };
@@ -406,7 +407,7 @@ pub async fn list(db: &Db, actor: &Actor) -> AppResult<Vec<CampaignDto>> {
     .await
 }
 
-pub async fn set_status(db: &Db, actor: &Actor, id: String, status: &'static str) -> AppResult<CampaignDto> {
+pub async fn set_status(db: &Db, actor: &Actor, id: String, status: CampaignStatus) -> AppResult<CampaignDto> {
     actor.require(Role::Manager)?;
     let program_id = actor.program_id.clone();
     db.write(move |c| {
@@ -505,7 +506,7 @@ pub fn evaluate(
     let Some(campaign) = repo_promo::find_campaign(conn, &program.id, &code_row.campaign_id)? else {
         return Ok(Err(Refusal::Invalid));
     };
-    if campaign.status != ACTIVE || code_row.max_uses.is_some_and(|m| code_row.uses >= m) {
+    if campaign.status != CampaignStatus::Active || code_row.max_uses.is_some_and(|m| code_row.uses >= m) {
         return Ok(Err(Refusal::Invalid));
     }
     let at = now.naive_utc();

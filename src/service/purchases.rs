@@ -17,6 +17,7 @@ use crate::domain::codes::PromoCode;
 use crate::domain::earning::points_to_reverse;
 use crate::domain::ledger::EntryKind;
 use crate::domain::money::{Cents, Currency};
+use crate::domain::status::{CardStatus, ReferralStatus};
 use crate::domain::text::ExternalRef;
 use crate::dto::{EntryDto, PurchaseDto};
 use crate::error::{AppError, AppResult};
@@ -73,7 +74,7 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 ));
             }
             let card = card_repo::find_by_ref(conn, pid, &input.card)?.ok_or_else(card_not_found)?;
-            if card.status != card_repo::ACTIVE {
+            if card.status != CardStatus::Active {
                 return Err(card_blocked(&card));
             }
             let location_id = match input.location.as_deref().or(actor.location_id.as_deref()) {
@@ -152,7 +153,7 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 balance = after.balance;
             }
             let referral = referrals::on_purchase(conn, &program, &card, &purchase)?;
-            if referral.as_ref().is_some_and(|r| r.status == crate::db::repo::referrals::REWARDED) {
+            if referral.as_ref().is_some_and(|r| r.status == ReferralStatus::Rewarded) {
                 balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);
             }
             Ok(Recorded {

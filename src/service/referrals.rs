@@ -11,14 +11,14 @@ use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::repo::customers::Customer;
 use crate::db::repo::programs::Program;
 use crate::db::repo::purchases::Purchase;
-use crate::db::repo::referrals::{
-    self as repo_ref, CLAWED_BACK, EXPIRED, PENDING, REJECTED, REWARDED, Referral, Settings,
-};
+use crate::db::repo::referrals::{self as repo_ref, Referral, Settings};
 use crate::db::{Db, DbConn, repo};
 use crate::domain::codes::ReferralCode;
 use crate::domain::identity::{canonical_email, phone_digits, signal_key};
 use crate::domain::ledger::EntryKind;
 use crate::domain::role::Role;
+use crate::domain::status::CardStatus;
+use crate::domain::status::ReferralStatus::{self, ClawedBack, Expired, Pending, Rejected, Rewarded};
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, Beneficiary, Mail};
@@ -39,7 +39,7 @@ pub struct ReferralDto {
     pub id: String,
     pub referrer_card_id: String,
     pub referee_card_id: String,
-    pub status: String,
+    pub status: ReferralStatus,
     pub reason: Option<String>,
     pub purchase_id: Option<String>,
     pub expires_at: String,
@@ -53,7 +53,7 @@ impl From<&Referral> for ReferralDto {
             id: r.id.clone(),
             referrer_card_id: r.referrer_card_id.clone(),
             referee_card_id: r.referee_card_id.clone(),
-            status: r.status.clone(),
+            status: r.status,
             reason: r.reason.clone(),
             purchase_id: r.purchase_id.clone(),
             expires_at: time(r.expires_at),
@@ -100,9 +100,9 @@ pub fn attach(
         .ok_or_else(|| AppError::unprocessable("referral_code_unknown", "no card has this referral code"))?;
     let referrer = repo::customers::find(conn, &program.id, &referrer_card.customer_id)?;
     let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
-    let refusal = if referrer_card.status == card_repo::CLOSED {
+    let refusal = if referrer_card.status == CardStatus::Closed {
         Some(reason::CODE_EXPIRED)
-    } else if referrer_card.status != card_repo::ACTIVE {
+    } else if referrer_card.status != CardStatus::Active {
         Some(reason::REFERRER_BLOCKED)
     } else if same(&referrer.email_key, &referee.email_key)
         || same(&referrer.phone_key, &referee.phone_key)
@@ -124,7 +124,7 @@ pub fn attach(
         program_id: program.id.clone(),
         referrer_card_id: referrer_card.id.clone(),
         referee_card_id: referee_card.id.clone(),
-        status: if refusal.is_some() { REJECTED } else { PENDING }.to_owned(),
+        status: if refusal.is_some() { Rejected } else { Pending },
         reason: refusal.map(str::to_owned),
         purchase_id: None,
         expires_at: now + chrono::Duration::days(settings.window_days),
@@ -162,22 +162,22 @@ pub fn on_purchase(
         return Ok(None);
     };
     if repo::now() > referral.expires_at {
-        repo_ref::transition(conn, &referral.id, PENDING, EXPIRED, Some(reason::WINDOW_PASSED), None)?;
+        repo_ref::transition(conn, &referral.id, Pending, Expired, Some(reason::WINDOW_PASSED), None)?;
         return reload(conn, &program.id, &referral.id);
     }
     if purchase.amount_cents - purchase.discount_cents < settings.min_purchase_cents {
         return Ok(None);
     }
     // The conditional transition is what makes two purchases qualifying at once reward once.
-    if !repo_ref::transition(conn, &referral.id, PENDING, REWARDED, None, Some(&purchase.id))? {
+    if !repo_ref::transition(conn, &referral.id, Pending, Rewarded, None, Some(&purchase.id))? {
         return Ok(None);
     }
     let referrer = card_repo::find(conn, &program.id, &referral.referrer_card_id)?;
     let refuse = |conn: &mut DbConn, why: &str| -> AppResult<Option<ReferralDto>> {
-        repo_ref::transition(conn, &referral.id, REWARDED, REJECTED, Some(why), None)?;
+        repo_ref::transition(conn, &referral.id, Rewarded, Rejected, Some(why), None)?;
         reload(conn, &program.id, &referral.id)
     };
-    let Some(referrer) = referrer.filter(|r| r.status == card_repo::ACTIVE) else {
+    let Some(referrer) = referrer.filter(|r| r.status == CardStatus::Active) else {
         return refuse(conn, reason::REFERRER_BLOCKED);
     };
     let month = month_of(program, repo::now());
@@ -190,7 +190,7 @@ pub fn on_purchase(
     }
     // Read again under its row lock, taken after the counters (the order on_return takes them
     // in): a referrer closed or blocked since the read above gets no reward.
-    if card_repo::lock(conn, &program.id, &referrer.id)?.is_none_or(|r| r.status != card_repo::ACTIVE) {
+    if card_repo::lock(conn, &program.id, &referrer.id)?.is_none_or(|r| r.status != CardStatus::Active) {
         repo_ref::uncount_reward(conn, &referrer.id, "total")?;
         repo_ref::uncount_reward(conn, &referrer.id, &month)?;
         return refuse(conn, reason::REFERRER_BLOCKED);
@@ -240,11 +240,11 @@ pub fn on_return(conn: &mut DbConn, program: &Program, purchase: &Purchase) -> A
         return Ok(());
     };
     let kept = purchase.amount_cents - purchase.discount_cents - purchase.returned_cents;
-    if referral.status != REWARDED || !settings.clawback || kept >= settings.min_purchase_cents {
+    if referral.status != Rewarded || !settings.clawback || kept >= settings.min_purchase_cents {
         return Ok(());
     }
     let month = month_of(program, referral.decided_at.unwrap_or(referral.created_at));
-    if !repo_ref::transition(conn, &referral.id, REWARDED, CLAWED_BACK, Some(reason::PURCHASE_RETURNED), None)? {
+    if !repo_ref::transition(conn, &referral.id, Rewarded, ClawedBack, Some(reason::PURCHASE_RETURNED), None)? {
         return Ok(());
     }
     // Counters before cards, the order on_purchase takes them in: no deadlock between the two.
@@ -436,12 +436,10 @@ pub async fn for_card(db: &Db, actor: &Actor, card_id: String, public_url: Strin
     .await
 }
 
-pub async fn list(db: &Db, actor: &Actor, status: Option<String>, limit: i64) -> AppResult<Vec<ReferralDto>> {
+pub async fn list(db: &Db, actor: &Actor, status: Option<ReferralStatus>, limit: i64) -> AppResult<Vec<ReferralDto>> {
     let program_id = actor.program_id.clone();
-    db.read(move |c| {
-        Ok(repo_ref::list(c, &program_id, None, status.as_deref(), limit)?.iter().map(ReferralDto::from).collect())
-    })
-    .await
+    db.read(move |c| Ok(repo_ref::list(c, &program_id, None, status, limit)?.iter().map(ReferralDto::from).collect()))
+        .await
 }
 
 #[derive(Debug, Serialize)]
@@ -474,12 +472,12 @@ pub async fn stats(db: &Db, actor: &Actor) -> AppResult<Stats> {
     };
     for (status, reason, n) in rows {
         stats.referred += n;
-        match status.as_str() {
-            PENDING => stats.pending += n,
-            REWARDED => stats.rewarded += n,
-            REJECTED => stats.rejected += n,
-            EXPIRED => stats.expired += n,
-            _ => stats.clawed_back += n,
+        match status {
+            Pending => stats.pending += n,
+            Rewarded => stats.rewarded += n,
+            Rejected => stats.rejected += n,
+            Expired => stats.expired += n,
+            ClawedBack => stats.clawed_back += n,
         }
         if let Some(reason) = reason {
             *stats.reasons.entry(reason).or_default() += n;

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use encarte::db::repo::{self, outbox};
+use encarte::domain::status::JobState;
 use encarte::mail::{self, Mail, Mailer};
 use serde_json::{Value, json};
 
@@ -153,7 +154,7 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
                 kind: <mail::LegacyReferral as encarte::jobs::Job>::KIND,
                 payload: &old.to_string(),
                 dedupe_key: None,
-                state: outbox::PENDING,
+                state: JobState::Pending,
                 attempts: 0,
                 max_attempts: 12,
                 run_at: now,
@@ -332,7 +333,7 @@ async fn an_smtp_outage_delays_a_mail_and_loses_none() {
     // Nobody listens: the attempt fails and the job waits for its retry.
     assert_eq!(app.run_jobs().await, 1);
     let failed = job().await;
-    assert_eq!((failed.state.as_str(), failed.attempts), (outbox::PENDING, 1));
+    assert_eq!((failed.state, failed.attempts), (JobState::Pending, 1));
     let error = failed.last_error.clone().unwrap_or_default();
     assert!(error.starts_with("SMTP: "), "{error}");
     assert!(failed.run_at > repo::now(), "retried later, with backoff");
@@ -356,7 +357,7 @@ async fn an_smtp_outage_delays_a_mail_and_loses_none() {
     assert_eq!(received[0]["rcpt_tos"], json!(["outage@example.fr"]));
     assert_eq!(received[0]["message"]["subject"], "Votre carte Shop shop est prête");
     let done = job().await;
-    assert_eq!((done.state.as_str(), done.attempts), (outbox::DONE, 2));
+    assert_eq!((done.state, done.attempts), (JobState::Done, 2));
 }
 
 #[tokio::test]

@@ -30,4 +30,5 @@ mod referrals;
 mod schema_drift;
 mod staff_page;
 mod startup;
+mod statuses;
 mod worker_wake;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use encarte::db::repo::{self, outbox};
+use encarte::domain::status::JobState;
 use encarte::error::AppError;
 use encarte::jobs::{self, Job, JobMeta, Registry};
 use encarte::service::card_changes::{self, CardChanged};
@@ -37,7 +38,7 @@ async fn jobs_of(app: &TestApp, card_id: &str) -> Vec<outbox::Job> {
 }
 
 fn pending(jobs: &[outbox::Job]) -> usize {
-    jobs.iter().filter(|j| j.state == outbox::PENDING).count()
+    jobs.iter().filter(|j| j.state == JobState::Pending).count()
 }
 
 #[tokio::test]
@@ -71,7 +72,7 @@ async fn every_balance_change_enqueues_a_card_changed_job() {
     app.run_jobs().await;
     let jobs = jobs_of(&app, id).await;
     assert_eq!(jobs.len(), 6);
-    assert!(jobs.iter().all(|j| j.state == outbox::DONE && j.done_at.is_some() && j.attempts == 1));
+    assert!(jobs.iter().all(|j| j.state == JobState::Done && j.done_at.is_some() && j.attempts == 1));
 }
 
 #[tokio::test]
@@ -144,7 +145,7 @@ async fn failures_are_retried_with_backoff_then_marked_failed() {
         assert_eq!(job.attempts, attempt);
         assert_eq!(job.last_error.as_deref(), Some(format!("upstream said no (attempt {attempt})").as_str()));
         if attempt < jobs::DEFAULT_MAX_ATTEMPTS {
-            assert_eq!(job.state, outbox::PENDING);
+            assert_eq!(job.state, JobState::Pending);
             assert!(job.run_at > repo::now(), "retried later, not at once");
             assert_eq!(worker.run_once().await.unwrap(), 0, "not due before its backoff");
             app.db
@@ -158,7 +159,7 @@ async fn failures_are_retried_with_backoff_then_marked_failed() {
                 .await
                 .unwrap();
         } else {
-            assert_eq!(job.state, outbox::FAILED);
+            assert_eq!(job.state, JobState::Failed);
         }
     }
     assert_eq!(worker.run_once().await.unwrap(), 0, "a failed job is not run again");

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use encarte::db::repo::{self, outbox};
+use encarte::domain::status::JobState;
 use encarte::jobs::{Job, JobMeta, Registry};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -158,7 +159,7 @@ async fn a_payload_that_no_longer_decodes_fails_for_good_with_a_clear_error() {
                 kind: Quick::KIND,
                 payload: "{\"n\": \"seven\"}",
                 dedupe_key: None,
-                state: outbox::PENDING,
+                state: JobState::Pending,
                 attempts: 0,
                 max_attempts: 12,
                 run_at: now,
@@ -178,7 +179,7 @@ async fn a_payload_that_no_longer_decodes_fails_for_good_with_a_clear_error() {
     });
     let jobs = jobs.await.unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!((jobs[0].state.as_str(), jobs[0].attempts), (outbox::FAILED, 1), "not retried twelve times");
+    assert_eq!((jobs[0].state, jobs[0].attempts), (JobState::Failed, 1), "not retried twelve times");
     let error = jobs[0].last_error.as_deref().unwrap_or_default();
     assert!(error.starts_with("the payload of this quick job does not decode: invalid type"), "{error}");
 }

@@ -5,6 +5,7 @@ use super::now;
 use crate::db::DbConn;
 use crate::db::schema::cards;
 use crate::domain::card::CardRef;
+use crate::domain::status::CardStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = cards, treat_none_as_default_value = false)]
@@ -16,7 +17,7 @@ pub struct Card {
     pub barcode: String,
     pub serial: String,
     pub auth_token: String,
-    pub status: String,
+    pub status: CardStatus,
     pub balance: i64,
     pub pass_version: i64,
     pub created_at: NaiveDateTime,
@@ -35,13 +36,9 @@ pub struct Card {
 impl Card {
     /// The referral code to hand out: only an active card's link leads to an invitation.
     pub fn live_referral_code(&self) -> Option<&str> {
-        self.referral_code.as_deref().filter(|_| self.status == ACTIVE)
+        self.referral_code.as_deref().filter(|_| self.status == CardStatus::Active)
     }
 }
-
-pub const ACTIVE: &str = "active";
-pub const BLOCKED: &str = "blocked";
-pub const CLOSED: &str = "closed";
 
 pub fn insert(conn: &mut DbConn, card: &Card) -> QueryResult<()> {
     diesel::insert_into(cards::table).values(card).execute(conn).map(drop)
@@ -78,7 +75,7 @@ pub fn find_by_referral_code(conn: &mut DbConn, program_id: &str, code: &str) ->
 pub fn without_referral_code(conn: &mut DbConn, after: Option<&str>, limit: i64) -> QueryResult<Vec<Card>> {
     let mut query = cards::table
         .filter(cards::referral_code.is_null())
-        .filter(cards::status.ne(CLOSED))
+        .filter(cards::status.ne(CardStatus::Closed))
         .select(Card::as_select())
         .into_boxed();
     if let Some(after) = after {
@@ -110,7 +107,7 @@ pub fn move_balance(
     program_id: &str,
     card_id: &str,
     delta: i64,
-    statuses: &[&str],
+    statuses: &[CardStatus],
     floor: Option<i64>,
 ) -> QueryResult<Option<Card>> {
     let min_before = floor.map_or(i64::MIN, |f| f.saturating_sub(delta));
@@ -139,7 +136,7 @@ pub fn lock(conn: &mut DbConn, program_id: &str, card_id: &str) -> QueryResult<O
         .optional()
 }
 
-pub fn set_status(conn: &mut DbConn, program_id: &str, card_id: &str, status: &str) -> QueryResult<Option<Card>> {
+pub fn set_status(conn: &mut DbConn, program_id: &str, card_id: &str, status: CardStatus) -> QueryResult<Option<Card>> {
     diesel::update(cards::table)
         .filter(cards::program_id.eq(program_id))
         .filter(cards::id.eq(card_id))
@@ -155,7 +152,7 @@ pub fn close_for_erasure(conn: &mut DbConn, program_id: &str, card_id: &str, new
         .filter(cards::program_id.eq(program_id))
         .filter(cards::id.eq(card_id))
         .set((
-            cards::status.eq(CLOSED),
+            cards::status.eq(CardStatus::Closed),
             cards::link_token.eq(new_link),
             cards::referral_code.eq(None::<String>),
             cards::pass_version.eq(cards::pass_version + 1),

@@ -7,11 +7,7 @@ use diesel::prelude::*;
 use super::now;
 use crate::db::DbConn;
 use crate::db::schema::outbox_jobs;
-
-pub const PENDING: &str = "pending";
-pub const RUNNING: &str = "running";
-pub const DONE: &str = "done";
-pub const FAILED: &str = "failed";
+use crate::domain::status::JobState;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox_jobs)]
@@ -21,7 +17,7 @@ pub struct Job {
     pub kind: String,
     pub payload: String,
     pub dedupe_key: Option<String>,
-    pub state: String,
+    pub state: JobState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub run_at: NaiveDateTime,
@@ -39,7 +35,7 @@ pub struct NewJob<'a> {
     pub kind: &'a str,
     pub payload: &'a str,
     pub dedupe_key: Option<&'a str>,
-    pub state: &'a str,
+    pub state: JobState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub run_at: NaiveDateTime,
@@ -79,9 +75,12 @@ pub fn enqueue(conn: &mut DbConn, job: &NewJob<'_>) -> QueryResult<()> {
 pub fn claim(conn: &mut DbConn, kinds: &[&str], owner: &str, lease: Duration, limit: i64) -> QueryResult<Vec<Job>> {
     use outbox_jobs::dsl as j;
     let at = now();
-    let due = j::kind
-        .eq_any(kinds)
-        .and(j::state.eq(PENDING).and(j::run_at.le(at)).or(j::state.eq(RUNNING).and(j::lease_until.lt(at))));
+    let due = j::kind.eq_any(kinds).and(
+        j::state
+            .eq(JobState::Pending)
+            .and(j::run_at.le(at))
+            .or(j::state.eq(JobState::Running).and(j::lease_until.lt(at))),
+    );
     let ids: Vec<i64> = match conn {
         DbConn::Pg(c) => j::outbox_jobs
             .filter(due)
@@ -98,7 +97,7 @@ pub fn claim(conn: &mut DbConn, kinds: &[&str], owner: &str, lease: Duration, li
     }
     diesel::update(j::outbox_jobs.filter(j::id.eq_any(&ids)))
         .set((
-            j::state.eq(RUNNING),
+            j::state.eq(JobState::Running),
             j::lease_owner.eq(owner),
             j::lease_until.eq(at + lease),
             j::attempts.eq(j::attempts + 1),
@@ -115,10 +114,13 @@ pub fn complete_many(conn: &mut DbConn, ids: &[i64], owner: &str) -> QueryResult
         return Ok(0);
     }
     diesel::update(
-        j::outbox_jobs.filter(j::id.eq_any(ids)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING)),
+        j::outbox_jobs
+            .filter(j::id.eq_any(ids))
+            .filter(j::lease_owner.eq(owner))
+            .filter(j::state.eq(JobState::Running)),
     )
     .set((
-        j::state.eq(DONE),
+        j::state.eq(JobState::Done),
         j::done_at.eq(now()),
         j::lease_owner.eq(None::<String>),
         j::lease_until.eq(None::<NaiveDateTime>),
@@ -130,12 +132,13 @@ pub fn complete_many(conn: &mut DbConn, ids: &[i64], owner: &str) -> QueryResult
 /// attempt. If a newer job with the same dedupe key is already pending, this one is superseded by it.
 pub fn fail(conn: &mut DbConn, job: &Job, owner: &str, error: &str, retry_at: NaiveDateTime) -> QueryResult<bool> {
     use outbox_jobs::dsl as j;
-    let mine = j::outbox_jobs.filter(j::id.eq(job.id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING));
+    let mine =
+        j::outbox_jobs.filter(j::id.eq(job.id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(JobState::Running));
     let error: String = error.chars().take(2000).collect();
     if job.attempts >= job.max_attempts {
         return diesel::update(mine)
             .set((
-                j::state.eq(FAILED),
+                j::state.eq(JobState::Failed),
                 j::last_error.eq(&error),
                 j::lease_owner.eq(None::<String>),
                 j::lease_until.eq(None::<NaiveDateTime>),
@@ -143,9 +146,12 @@ pub fn fail(conn: &mut DbConn, job: &Job, owner: &str, error: &str, retry_at: Na
             .execute(conn)
             .map(|n| n == 1);
     }
-    let retry = |conn: &mut DbConn, state: &str| {
+    let retry = |conn: &mut DbConn, state: JobState| {
         diesel::update(
-            j::outbox_jobs.filter(j::id.eq(job.id)).filter(j::lease_owner.eq(owner)).filter(j::state.eq(RUNNING)),
+            j::outbox_jobs
+                .filter(j::id.eq(job.id))
+                .filter(j::lease_owner.eq(owner))
+                .filter(j::state.eq(JobState::Running)),
         )
         .set((
             j::state.eq(state),
@@ -161,16 +167,16 @@ pub fn fail(conn: &mut DbConn, job: &Job, owner: &str, error: &str, retry_at: Na
     // partial unique index says so): that one carries the latest state, so this one is done.
     // In a savepoint, because on PostgreSQL the violation would abort the whole transaction.
     use diesel::Connection;
-    match conn.transaction(|c| retry(c, PENDING)) {
+    match conn.transaction(|c| retry(c, JobState::Pending)) {
         Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            retry(conn, DONE)
+            retry(conn, JobState::Done)
         }
         other => other,
     }
 }
 
 /// (state, count) for every state present, for /metrics and /health.
-pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(JobState, i64)>> {
     use outbox_jobs::dsl as j;
     j::outbox_jobs.group_by(j::state).select((j::state, diesel::dsl::count_star())).load(conn)
 }

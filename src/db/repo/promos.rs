@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use super::now;
 use crate::db::DbConn;
 use crate::db::schema::{promo_campaigns, promo_codes, promo_customer_uses, promo_redemptions};
+use crate::domain::status::CampaignStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = promo_campaigns, treat_none_as_default_value = false)]
@@ -28,7 +29,7 @@ pub struct Campaign {
     pub pool_length: Option<i32>,
     pub pool_size: i64,
     pub pool_generated: i64,
-    pub status: String,
+    pub status: CampaignStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -60,10 +61,6 @@ pub struct Redemption {
     pub rolled_back_at: Option<NaiveDateTime>,
 }
 
-pub const ACTIVE: &str = "active";
-pub const PAUSED: &str = "paused";
-pub const ENDED: &str = "ended";
-
 pub fn insert_campaign(conn: &mut DbConn, campaign: &Campaign) -> QueryResult<()> {
     diesel::insert_into(promo_campaigns::table).values(campaign).execute(conn).map(drop)
 }
@@ -86,12 +83,17 @@ pub fn list_campaigns(conn: &mut DbConn, program_id: &str) -> QueryResult<Vec<Ca
 }
 
 /// Pauses, resumes or ends a campaign; an ended campaign stays ended.
-pub fn set_status(conn: &mut DbConn, program_id: &str, id: &str, status: &str) -> QueryResult<Option<Campaign>> {
+pub fn set_status(
+    conn: &mut DbConn,
+    program_id: &str,
+    id: &str,
+    status: CampaignStatus,
+) -> QueryResult<Option<Campaign>> {
     diesel::update(
         promo_campaigns::table
             .filter(promo_campaigns::program_id.eq(program_id))
             .filter(promo_campaigns::id.eq(id))
-            .filter(promo_campaigns::status.ne(ENDED)),
+            .filter(promo_campaigns::status.ne(CampaignStatus::Ended)),
     )
     .set((promo_campaigns::status.eq(status), promo_campaigns::updated_at.eq(now())))
     .get_result::<Campaign>(conn)
@@ -175,7 +177,7 @@ pub fn codes_page(
 pub fn take_campaign_use(conn: &mut DbConn, campaign_id: &str) -> QueryResult<bool> {
     let target = promo_campaigns::table
         .filter(promo_campaigns::id.eq(campaign_id))
-        .filter(promo_campaigns::status.eq(ACTIVE))
+        .filter(promo_campaigns::status.eq(CampaignStatus::Active))
         .filter(
             promo_campaigns::max_redemptions
                 .is_null()

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use super::now;
 use crate::db::DbConn;
 use crate::db::schema::{referral_counters, referral_rewards, referral_settings, referrals};
+use crate::domain::status::ReferralStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = referral_settings, treat_none_as_default_value = false)]
@@ -27,19 +28,13 @@ pub struct Referral {
     pub program_id: String,
     pub referrer_card_id: String,
     pub referee_card_id: String,
-    pub status: String,
+    pub status: ReferralStatus,
     pub reason: Option<String>,
     pub purchase_id: Option<String>,
     pub expires_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
 }
-
-pub const PENDING: &str = "pending";
-pub const REWARDED: &str = "rewarded";
-pub const REJECTED: &str = "rejected";
-pub const EXPIRED: &str = "expired";
-pub const CLAWED_BACK: &str = "clawed_back";
 
 pub fn settings(conn: &mut DbConn, program_id: &str) -> QueryResult<Option<Settings>> {
     referral_settings::table.find(program_id).select(Settings::as_select()).first(conn).optional()
@@ -61,7 +56,7 @@ pub fn pending_for_referee(conn: &mut DbConn, program_id: &str, card_id: &str) -
     referrals::table
         .filter(referrals::program_id.eq(program_id))
         .filter(referrals::referee_card_id.eq(card_id))
-        .filter(referrals::status.eq(PENDING))
+        .filter(referrals::status.eq(ReferralStatus::Pending))
         .select(Referral::as_select())
         .first(conn)
         .optional()
@@ -99,8 +94,8 @@ pub fn for_purchase(conn: &mut DbConn, program_id: &str, purchase_id: &str) -> Q
 pub fn transition(
     conn: &mut DbConn,
     id: &str,
-    from: &str,
-    to: &str,
+    from: ReferralStatus,
+    to: ReferralStatus,
     reason: Option<&str>,
     purchase_id: Option<&str>,
 ) -> QueryResult<bool> {
@@ -126,7 +121,7 @@ pub fn list(
     conn: &mut DbConn,
     program_id: &str,
     referrer_card_id: Option<&str>,
-    status: Option<&str>,
+    status: Option<ReferralStatus>,
     limit: i64,
 ) -> QueryResult<Vec<Referral>> {
     let mut query = referrals::table.filter(referrals::program_id.eq(program_id)).into_boxed();
@@ -144,7 +139,7 @@ pub fn list(
 }
 
 /// (status, reason, count) over the program.
-pub fn stats(conn: &mut DbConn, program_id: &str) -> QueryResult<Vec<(String, Option<String>, i64)>> {
+pub fn stats(conn: &mut DbConn, program_id: &str) -> QueryResult<Vec<(ReferralStatus, Option<String>, i64)>> {
     referrals::table
         .filter(referrals::program_id.eq(program_id))
         .group_by((referrals::status, referrals::reason))

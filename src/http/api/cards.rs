@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::db::repo::cards::{ACTIVE, BLOCKED};
+use crate::domain::status::CardStatus;
 use crate::dto::{CardDto, CardView};
 use crate::error::{AppError, AppResult};
 use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
@@ -50,11 +50,11 @@ pub async fn ledger(
 }
 
 pub async fn block(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CardDto>> {
-    cards::set_status(&db, &actor, path.into_inner(), BLOCKED).await.map(web::Json)
+    cards::set_status(&db, &actor, path.into_inner(), CardStatus::Blocked).await.map(web::Json)
 }
 
 pub async fn unblock(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CardDto>> {
-    cards::set_status(&db, &actor, path.into_inner(), ACTIVE).await.map(web::Json)
+    cards::set_status(&db, &actor, path.into_inner(), CardStatus::Active).await.map(web::Json)
 }
 
 pub async fn redeem(

@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::db::repo::promos::{ACTIVE, ENDED, PAUSED};
+use crate::domain::status::CampaignStatus;
 use crate::error::AppResult;
 use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
 use crate::http::stored;
@@ -47,7 +47,7 @@ pub async fn pause(
     Staff(actor): Staff,
     path: web::Path<String>,
 ) -> AppResult<web::Json<CampaignDto>> {
-    promos::set_status(&db, &actor, path.into_inner(), PAUSED).await.map(web::Json)
+    promos::set_status(&db, &actor, path.into_inner(), CampaignStatus::Paused).await.map(web::Json)
 }
 
 pub async fn resume(
@@ -55,11 +55,11 @@ pub async fn resume(
     Staff(actor): Staff,
     path: web::Path<String>,
 ) -> AppResult<web::Json<CampaignDto>> {
-    promos::set_status(&db, &actor, path.into_inner(), ACTIVE).await.map(web::Json)
+    promos::set_status(&db, &actor, path.into_inner(), CampaignStatus::Active).await.map(web::Json)
 }
 
 pub async fn end(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<web::Json<CampaignDto>> {
-    promos::set_status(&db, &actor, path.into_inner(), ENDED).await.map(web::Json)
+    promos::set_status(&db, &actor, path.into_inner(), CampaignStatus::Ended).await.map(web::Json)
 }
 
 pub async fn codes_csv(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<HttpResponse> {

@@ -3,6 +3,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::domain::status::ReferralStatus;
 use crate::error::{AppError, AppResult};
 use crate::http::extractors::{JsonBody, Staff};
 use crate::service::referrals::{self, CardReferrals, ReferralDto, SettingsDto, SettingsInput, Stats};
@@ -32,7 +33,13 @@ pub async fn list(
     if !(1..=500).contains(&limit) {
         return Err(AppError::invalid_field("limit", "must be between 1 and 500"));
     }
-    referrals::list(&db, &actor, query.status.clone(), limit).await.map(web::Json)
+    let status = match query.status.as_deref().map(ReferralStatus::parse) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        // A status no referral can have matches none: an empty list, not an error.
+        Some(Err(_)) => return Ok(web::Json(Vec::new())),
+    };
+    referrals::list(&db, &actor, status, limit).await.map(web::Json)
 }
 
 pub async fn stats(db: web::Data<Db>, Staff(actor): Staff) -> AppResult<web::Json<Stats>> {
