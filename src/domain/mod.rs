@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod link_key;
 pub mod money;
 pub mod points;
+pub mod promo;
 pub mod role;
 pub mod status;
 pub mod text;

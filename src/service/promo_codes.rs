@@ -170,7 +170,7 @@ pub async fn validate(db: &Db, actor: &Actor, attempt: &Attempt, input: Check) -
                 Ok(offer) => Checked {
                     valid: true,
                     reason: None,
-                    effect: Some(Effect::from_campaign(&offer.campaign)),
+                    effect: Some(offer.effect),
                     campaign: Some(CampaignRef { id: offer.campaign.id.clone(), name: offer.campaign.name.clone() }),
                     discount_cents: amount.map(|_| offer.discount_cents),
                     bonus_points: amount.map(|_| offer.bonus_points),
@@ -230,7 +230,7 @@ pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent,
                 let mut offer = promos::evaluate(conn, &program, &input.code, Some(&card), amount, chrono::Utc::now())?
                     .map_err(Refusal::error)?;
                 // Outside a purchase only a fixed bonus gives points: a multiplier has nothing to multiply.
-                if !matches!(Effect::from_campaign(&offer.campaign), Effect::BonusPoints(_)) {
+                if !matches!(offer.effect, Effect::BonusPoints(_)) {
                     offer.bonus_points = 0;
                 }
                 let redemption = promos::redeem(conn, &offer, &card, None)?.map_err(Refusal::error)?;
@@ -252,7 +252,7 @@ pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent,
                 Ok(Redeemed {
                     redemption_id: redemption.id,
                     campaign: CampaignRef { id: offer.campaign.id.clone(), name: offer.campaign.name.clone() },
-                    effect: Effect::from_campaign(&offer.campaign),
+                    effect: offer.effect,
                     discount_cents: offer.discount_cents,
                     bonus_points: offer.bonus_points,
                     balance,
