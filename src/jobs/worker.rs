@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,25 +81,29 @@ impl Worker {
         (room.free > 0 && !(room.open.is_empty() && room.limited.is_empty())).then_some(room)
     }
 
-    /// Claims what there is room for, in one transaction.
-    async fn claim(&self, room: Room) -> AppResult<Vec<repo::outbox::Job>> {
-        let owner = self.id.clone();
-        let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(60));
-        self.db
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(60))
+    }
+
+    /// Records `outcomes`, then claims what there is room for: one write transaction per turn
+    /// of the loop, however many jobs ended and start.
+    async fn settle_and_claim(&self, outcomes: Outcomes, room: Option<Room>) -> AppResult<Vec<repo::outbox::Job>> {
+        let (owner, lease) = (self.id.clone(), self.lease());
+        let (jobs, lost) = self
+            .db
             .write(move |c| {
-                let mut jobs = Vec::new();
-                if !room.open.is_empty() {
-                    jobs.extend(repo::outbox::claim(c, &room.open, &owner, lease, room.free)?);
-                }
-                for (kind, n) in room.limited {
-                    let left = (room.free - i64::try_from(jobs.len()).unwrap_or(i64::MAX)).min(n);
-                    if left > 0 {
-                        jobs.extend(repo::outbox::claim(c, &[kind], &owner, lease, left)?);
-                    }
-                }
-                Ok(jobs)
+                let lost = outcomes.write(c, &owner)?;
+                let jobs = match room {
+                    Some(room) => claim_in(c, room, &owner, lease)?,
+                    None => Vec::new(),
+                };
+                Ok((jobs, lost))
             })
-            .await
+            .await?;
+        if lost > 0 {
+            tracing::warn!(lost, "lease lost before the outcome was recorded; another worker owns the job");
+        }
+        Ok(jobs)
     }
 
     fn start(&self, job: repo::outbox::Job) -> BoxFuture<'static, Finished> {
@@ -109,8 +114,11 @@ impl Worker {
         let limit = self.settings.lease * 9 / 10;
         async move {
             let outcome = match runner {
-                Some(run) => match tokio::time::timeout(limit, run(job.clone())).await {
-                    Ok(result) => result,
+                // A panic is a failed attempt like any other, not a lost slot.
+                Some(run) => match tokio::time::timeout(limit, AssertUnwindSafe(run(job.clone())).catch_unwind()).await
+                {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err(JobError::Retry(anyhow::anyhow!("the handler panicked"))),
                     Err(_) => Err(JobError::Retry(anyhow::anyhow!("timed out after {limit:?}"))),
                 },
                 None => Err(JobError::Retry(anyhow::anyhow!("no handler for kind {}", job.kind))),
@@ -121,63 +129,14 @@ impl Worker {
         .boxed()
     }
 
-    /// Records outcomes: every success in one UPDATE, each failure with its error and backoff.
-    async fn record(&self, finished: Vec<Finished>) {
-        let owner = self.id.clone();
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        for f in finished {
-            match f.outcome {
-                Ok(()) => done.push(f.job.id),
-                Err(err) => {
-                    let (message, permanent) = match err {
-                        JobError::Retry(e) => (format!("{e:#}"), false),
-                        JobError::Permanent(e) => (format!("{e:#}"), true),
-                    };
-                    let job = f.job;
-                    let _span = tracing::info_span!("job", id = job.id, kind = %job.kind).entered();
-                    if permanent || job.attempts >= job.max_attempts {
-                        tracing::error!(error = message, "job failed for good");
-                    } else {
-                        tracing::warn!(error = message, "job failed; will retry");
-                    }
-                    let retry_at = repo::now() + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
-                    failed.push((job, message, retry_at, permanent));
-                }
-            }
-        }
-        let expected = done.len();
-        let recorded = self
-            .db
-            .write(move |c| {
-                let completed = repo::outbox::complete_many(c, &done, &owner)?;
-                let mut lost = expected - completed.min(expected);
-                for (mut job, message, retry_at, permanent) in failed {
-                    if permanent {
-                        job.attempts = job.max_attempts;
-                    }
-                    if !repo::outbox::fail(c, &job, &owner, &message, retry_at)? {
-                        lost += 1;
-                    }
-                }
-                Ok(lost)
-            })
-            .await;
-        match recorded {
-            Ok(0) => {}
-            Ok(lost) => tracing::warn!(lost, "lease lost before the outcome was recorded; another worker owns the job"),
-            Err(e) => tracing::error!(error = %e, "could not record the jobs' outcome"),
-        }
-    }
-
     /// Claims one batch (as much as there is room for) and runs it to the end; returns how many
     /// jobs ran. For `drain`: tests and `encarte worker --once`.
     pub async fn run_once(&self) -> AppResult<usize> {
         let Some(room) = self.room(&HashMap::new()) else { return Ok(0) };
-        let jobs = self.claim(room).await?;
+        let jobs = self.settle_and_claim(Outcomes::default(), Some(room)).await?;
         let count = jobs.len();
         let finished = futures_util::future::join_all(jobs.into_iter().map(|job| self.start(job))).await;
-        self.record(finished).await;
+        self.settle_and_claim(Outcomes::of(finished), None).await?;
         Ok(count)
     }
 
@@ -190,6 +149,7 @@ impl Worker {
         let mut bell = self.db.bell().subscribe();
         let mut running = FuturesUnordered::new();
         let mut kinds_running: HashMap<String, usize> = HashMap::new();
+        let mut finished: Vec<Finished> = Vec::new();
         let mut last_purge: Option<std::time::Instant> = None;
         loop {
             if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(600)) {
@@ -198,44 +158,44 @@ impl Worker {
             }
             // Seen before the claim: a job queued during it rings again.
             bell.borrow_and_update();
-            let claimed = match self.room(&kinds_running) {
-                Some(room) => {
-                    let free = room.free;
-                    match self.claim(room).await {
-                        Ok(jobs) => Some((jobs, free)),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "claiming jobs failed");
-                            tokio::time::sleep(self.settings.poll).await;
+            for f in &finished {
+                if let Some(n) = kinds_running.get_mut(&f.job.kind) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            let room = self.room(&kinds_running);
+            let free = room.as_ref().map_or(0, |r| r.free);
+            if room.is_some() || !finished.is_empty() {
+                match self.settle_and_claim(Outcomes::of(std::mem::take(&mut finished)), room).await {
+                    Ok(jobs) => {
+                        let full = free > 0 && i64::try_from(jobs.len()).unwrap_or(i64::MAX) >= free;
+                        for job in jobs {
+                            *kinds_running.entry(job.kind.clone()).or_default() += 1;
+                            // A task of its own: it goes on while this loop waits on the database.
+                            running.push(tokio::spawn(self.start(job)));
+                        }
+                        if full && self.room(&kinds_running).is_some() {
+                            // Every slot it could fill was filled: there may be more waiting.
                             continue;
                         }
                     }
-                }
-                None => None,
-            };
-            if let Some((jobs, free)) = claimed {
-                let full = i64::try_from(jobs.len()).unwrap_or(i64::MAX) >= free;
-                for job in jobs {
-                    *kinds_running.entry(job.kind.clone()).or_default() += 1;
-                    running.push(self.start(job));
-                }
-                if full && self.room(&kinds_running).is_some() {
-                    // Every slot it could fill was filled: there may be more waiting.
-                    continue;
+                    Err(e) => {
+                        // The outcomes are lost with the transaction: those jobs run again once
+                        // their lease ends (delivery is at least once).
+                        tracing::warn!(error = %e, "recording or claiming jobs failed");
+                        tokio::time::sleep(self.settings.poll).await;
+                        continue;
+                    }
                 }
             }
             tokio::select! {
                 Some(first) = running.next(), if !running.is_empty() => {
-                    // Whatever else finished meanwhile is recorded with it.
-                    let mut finished = vec![first];
+                    // A moment for the others finishing now, so that they share the transaction.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    finished.extend(first.ok());
                     while let Some(Some(more)) = running.next().now_or_never() {
-                        finished.push(more);
+                        finished.extend(more.ok());
                     }
-                    for f in &finished {
-                        if let Some(n) = kinds_running.get_mut(&f.job.kind) {
-                            *n = n.saturating_sub(1);
-                        }
-                    }
-                    self.record(finished).await;
                 }
                 _ = bell.changed() => {}
                 () = tokio::time::sleep(self.settings.poll) => {}
@@ -258,6 +218,76 @@ impl Worker {
             Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
         }
     }
+}
+
+/// What a turn of the loop records: successes (one UPDATE for all), and failures with their
+/// error and the time of their retry.
+#[derive(Default)]
+struct Outcomes {
+    done: Vec<i64>,
+    failed: Vec<(repo::outbox::Job, String, chrono::NaiveDateTime)>,
+}
+
+impl Outcomes {
+    fn of(finished: Vec<Finished>) -> Outcomes {
+        let mut outcomes = Outcomes::default();
+        for f in finished {
+            let mut job = f.job;
+            let (message, permanent) = match f.outcome {
+                Ok(()) => {
+                    outcomes.done.push(job.id);
+                    continue;
+                }
+                Err(JobError::Retry(e)) => (format!("{e:#}"), false),
+                Err(JobError::Permanent(e)) => (format!("{e:#}"), true),
+            };
+            let _span = tracing::info_span!("job", id = job.id, kind = %job.kind).entered();
+            if permanent || job.attempts >= job.max_attempts {
+                tracing::error!(error = message, "job failed for good");
+            } else {
+                tracing::warn!(error = message, "job failed; will retry");
+            }
+            if permanent {
+                job.max_attempts = job.attempts;
+            }
+            let retry_at = repo::now() + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
+            outcomes.failed.push((job, message, retry_at));
+        }
+        outcomes
+    }
+
+    /// Returns how many outcomes could not be recorded (the lease was lost).
+    fn write(self, c: &mut crate::db::DbConn, owner: &str) -> diesel::QueryResult<usize> {
+        let completed = repo::outbox::complete_many(c, &self.done, owner)?;
+        let mut lost = self.done.len().saturating_sub(completed);
+        for (job, message, retry_at) in &self.failed {
+            if !repo::outbox::fail(c, job, owner, message, *retry_at)? {
+                lost += 1;
+            }
+        }
+        Ok(lost)
+    }
+}
+
+/// Claims what `room` allows: kinds without a limit of their own share one claim; each limited
+/// kind has its own.
+fn claim_in(
+    c: &mut crate::db::DbConn,
+    room: Room,
+    owner: &str,
+    lease: chrono::Duration,
+) -> diesel::QueryResult<Vec<repo::outbox::Job>> {
+    let mut jobs = Vec::new();
+    if !room.open.is_empty() {
+        jobs.extend(repo::outbox::claim(c, &room.open, owner, lease, room.free)?);
+    }
+    for (kind, n) in room.limited {
+        let left = (room.free - i64::try_from(jobs.len()).unwrap_or(i64::MAX)).min(n);
+        if left > 0 {
+            jobs.extend(repo::outbox::claim(c, &[kind], owner, lease, left)?);
+        }
+    }
+    Ok(jobs)
 }
 
 /// Drains every due job with `workers` concurrent workers (tests and `encarte worker --once`).
