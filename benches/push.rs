@@ -177,7 +177,7 @@ async fn bench_backend(
                         kind: "apple_push",
                         payload: &payload,
                         dedupe_key: Some(&dedupe),
-                        state: outbox::PENDING,
+                        state: encarte::domain::status::JobState::Pending,
                         attempts: 0,
                         max_attempts: 12,
                         run_at: now,
