@@ -304,6 +304,30 @@ impl TestApp {
         body["balance"].as_i64().expect("balance")
     }
 
+    /// Queues a job row as it stands, payload and all: what an older build (or a bug) left in
+    /// the outbox.
+    pub async fn queue_raw(&self, kind: &'static str, program_id: Option<String>, payload: String) {
+        use encarte::db::repo::{self, outbox};
+        self.db
+            .write(move |c| {
+                let now = repo::now();
+                let job = outbox::NewJob {
+                    program_id: program_id.as_deref(),
+                    kind,
+                    payload: &payload,
+                    dedupe_key: None,
+                    state: encarte::domain::status::JobState::Pending,
+                    attempts: 0,
+                    max_attempts: 12,
+                    run_at: now,
+                    created_at: now,
+                };
+                Ok(outbox::enqueue(c, &job)?)
+            })
+            .await
+            .unwrap();
+    }
+
     /// Runs every due outbox job with the standard handlers.
     pub async fn run_jobs(&self) -> usize {
         let worker = self.worker(encarte::startup::registry(&self.deps));

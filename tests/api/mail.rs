@@ -146,24 +146,7 @@ async fn referral_rewards_are_mailed_to_each_side_and_old_jobs_still_send() {
     // Old style, as builds before this one queued it.
     let old = json!({"referral_id": "ref-1", "card_id": card_id, "beneficiary": "referee", "points": 50});
     let program = program_id.clone();
-    app.db
-        .write(move |c| {
-            let now = repo::now();
-            let job = outbox::NewJob {
-                program_id: Some(&program),
-                kind: <mail::LegacyReferral as encarte::jobs::Job>::KIND,
-                payload: &old.to_string(),
-                dedupe_key: None,
-                state: JobState::Pending,
-                attempts: 0,
-                max_attempts: 12,
-                run_at: now,
-                created_at: now,
-            };
-            Ok(outbox::enqueue(c, &job)?)
-        })
-        .await
-        .unwrap();
+    app.queue_raw(<mail::LegacyReferral as encarte::jobs::Job>::KIND, Some(program), old.to_string()).await;
     assert_eq!(app.run_jobs().await, 2);
 
     let mut mails: Vec<Value> = eml_files(&app).iter().map(|f| parse(&std::fs::read(f).unwrap())).collect();

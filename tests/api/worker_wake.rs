@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use encarte::db::repo::{self, outbox};
+use encarte::db::repo::outbox;
 use encarte::domain::status::JobState;
 use encarte::jobs::{Job, JobMeta, Registry};
 use reqwest::StatusCode;
@@ -153,24 +153,7 @@ async fn one_slow_job_does_not_hold_the_others() {
 #[tokio::test]
 async fn a_payload_that_no_longer_decodes_fails_for_good_with_a_clear_error() {
     let app = spawn_app().await;
-    app.db
-        .write(|c| {
-            let now = repo::now();
-            let job = outbox::NewJob {
-                program_id: None,
-                kind: Quick::KIND,
-                payload: "{\"n\": \"seven\"}",
-                dedupe_key: None,
-                state: JobState::Pending,
-                attempts: 0,
-                max_attempts: 12,
-                run_at: now,
-                created_at: now,
-            };
-            Ok(outbox::enqueue(c, &job)?)
-        })
-        .await
-        .unwrap();
+    app.queue_raw(Quick::KIND, None, "{\"n\": \"seven\"}".to_owned()).await;
     let mut registry = Registry::default();
     registry.register(|_: Quick, _: JobMeta| async { Ok(()) });
     assert_eq!(app.worker(registry).run_once().await.unwrap(), 1);
