@@ -31,7 +31,8 @@ pub async fn rate_limit(db: &Db, keys: Vec<(String, i64)>) -> AppResult<()> {
 }
 
 pub fn limits(program_id: &str, email: &str, client: Option<&str>) -> Vec<(String, i64)> {
-    let mut keys = vec![(format!("login:{program_id}:email:{email}"), PER_EMAIL)];
+    // Hashed: a rate-limit row is no place to keep a customer's address for a day.
+    let mut keys = vec![(format!("login:{program_id}:email:{}", hash(email)), PER_EMAIL)];
     if let Some(client) = client {
         keys.push((format!("login:{program_id}:addr:{client}"), PER_CLIENT));
     }

@@ -213,6 +213,9 @@ async fn a_forged_x_forwarded_for_does_not_escape_the_rate_limit() {
     }
     assert!(statuses[..limit].iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
     assert_eq!(statuses[limit], StatusCode::TOO_MANY_REQUESTS);
+    // The limits count addresses without keeping them.
+    assert_eq!(app.count("rate_limits", "key LIKE '%@example.fr%'").await, 0);
+    assert!(app.count("rate_limits", "key LIKE 'login:%:email:%'").await > 0);
 
     // From a trusted proxy, each forwarded client has a limit of its own.
     let proxied = spawn_app_with(|c| c.trusted_proxies = "127.0.0.1".parse().unwrap()).await;
