@@ -13,11 +13,17 @@ pub const PASS_TYPE: &str = encarte::wallet::DEV_PASS_TYPE_ID;
 pub const PUSH_TOKEN: &str = "6a4e0c1d9f2b47a8b3c5d7e9f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8";
 
 pub async fn app_with_mock() -> (TestApp, ApnsMock) {
+    app_with_mock_and(|_| {}).await
+}
+
+/// An app pushing to a fresh APNs stand-in, with more settings of the test's own.
+pub async fn app_with_mock_and(tweak: impl FnOnce(&mut encarte::config::Config)) -> (TestApp, ApnsMock) {
     let mock = ApnsMock::start();
     let (url, ca) = (mock.url.clone(), mock.ca.clone());
     let app = spawn_app_with(move |c| {
         c.apns_base_url = url;
         c.apns_ca = Some(ca);
+        tweak(c);
     })
     .await;
     (app, mock)

@@ -12,9 +12,8 @@ use encarte::jobs::{Job, JobMeta, Registry};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::apns_mock::ApnsMock;
-use crate::apple_wallet::{PUSH_TOKEN, card, register};
-use crate::helpers::{TestApp, postgres_admin_url, spawn_app, spawn_app_with};
+use crate::apple_wallet::{PUSH_TOKEN, app_with_mock, app_with_mock_and, card, register};
+use crate::helpers::{TestApp, postgres_admin_url, spawn_app};
 
 /// Polls `done` every 10 ms until it holds or `within` has passed; returns how long it took.
 async fn until(within: Duration, mut done: impl AsyncFnMut() -> bool) -> Option<Duration> {
@@ -39,11 +38,7 @@ async fn purchase_on_a_registered_card(app: &TestApp, key: &str) -> Instant {
 
 #[tokio::test]
 async fn a_purchase_reaches_apns_without_waiting_for_the_poll() {
-    let mock = ApnsMock::start();
-    let (url, ca) = (mock.url.clone(), mock.ca.clone());
-    let app = spawn_app_with(move |c| {
-        c.apns_base_url = url;
-        c.apns_ca = Some(ca);
+    let (app, mock) = app_with_mock_and(|c| {
         c.worker = true;
         c.worker_poll_ms = 5000;
     })
@@ -64,14 +59,8 @@ async fn on_postgres_another_node_is_woken_by_notify() {
         eprintln!("skipped: runs with ENCARTE_TEST_DATABASE_URL (the PostgreSQL suite)");
         return;
     }
-    let mock = ApnsMock::start();
-    let (url, ca) = (mock.url.clone(), mock.ca.clone());
     // This node takes the purchase and runs no worker...
-    let app = spawn_app_with(move |c| {
-        c.apns_base_url = url;
-        c.apns_ca = Some(ca);
-    })
-    .await;
+    let (app, mock) = app_with_mock().await;
     // ...the other one only runs the worker, polling every 5 s.
     let mut config = app.config.clone();
     config.worker = true;
