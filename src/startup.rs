@@ -58,7 +58,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
 
 /// Every job kind of this build, with the function that runs it.
 pub fn registry(ctx: &AppContext) -> Registry {
-    use crate::service::{card_changes, passes, passkit, promos};
+    use crate::service::{card_changes, passes, passkit, promos, vouchers};
     let mut registry = Registry::default();
     let c = ctx.clone();
     registry.register(move |job: promos::GeneratePool, _| promos::run_generate_job(c.db.clone(), job));
@@ -74,6 +74,8 @@ pub fn registry(ctx: &AppContext) -> Registry {
     });
     let c = ctx.clone();
     registry.register(move |change: card_changes::CardChanged, _| card_changes::run(c.clone(), change));
+    let c = ctx.clone();
+    registry.register(move |job: vouchers::expiry::ExpireVouchers, _| vouchers::expiry::run(c.clone(), job));
     registry
 }
 
@@ -228,6 +230,11 @@ impl Application {
         })?;
         let handle = server.handle();
         let worker = config.worker.then(|| Worker::new(db.clone(), Arc::new(registry), worker_settings(&config)));
+        if worker.is_some() {
+            // The recurring sweeps start with the first worker of the cluster; their dedupe keys
+            // keep one queued however many nodes start.
+            crate::service::vouchers::expiry::schedule(&db, chrono::Duration::zero()).await?;
+        }
         tracing::info!(port, database = db.backend().name(), public_url = config.public_url(), "encarte listening");
         Ok(Application { port, handle, server, worker, deps })
     }

@@ -388,3 +388,101 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    rewards (id) {
+        id -> Text,
+        program_id -> Text,
+        name -> Text,
+        name_fr -> Nullable<Text>,
+        cost_points -> BigInt,
+        voucher_kind -> Text,
+        voucher_value -> Nullable<BigInt>,
+        voucher_item -> Nullable<Text>,
+        validity_days -> BigInt,
+        min_purchase_cents -> BigInt,
+        stock -> Nullable<BigInt>,
+        active -> Bool,
+        archived_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversion_settings (program_id) {
+        program_id -> Text,
+        mode -> Text,
+        threshold_points -> BigInt,
+        block_points -> BigInt,
+        value_cents_per_block -> BigInt,
+        validity_days -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversions (id) {
+        id -> Text,
+        program_id -> Text,
+        run_at -> Timestamp,
+        threshold_points -> BigInt,
+        block_points -> BigInt,
+        value_cents_per_block -> BigInt,
+        validity_days -> BigInt,
+        dry_run -> Bool,
+        state -> Text,
+        cards_total -> BigInt,
+        cards_done -> BigInt,
+        cards_converted -> BigInt,
+        vouchers_issued -> BigInt,
+        points_converted -> BigInt,
+        value_cents -> BigInt,
+        cursor -> Nullable<Text>,
+        staff_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    conversion_cards (conversion_id, card_id) {
+        conversion_id -> Text,
+        card_id -> Text,
+        program_id -> Text,
+        points -> BigInt,
+        vouchers -> BigInt,
+        ledger_entry_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    vouchers (id) {
+        id -> Text,
+        program_id -> Text,
+        card_id -> Text,
+        code -> Text,
+        kind -> Text,
+        value -> Nullable<BigInt>,
+        item -> Nullable<Text>,
+        min_purchase_cents -> BigInt,
+        state -> Text,
+        origin -> Text,
+        reward_id -> Nullable<Text>,
+        conversion_id -> Nullable<Text>,
+        ledger_entry_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        staff_id -> Nullable<Text>,
+        expires_at -> Timestamp,
+        purchase_id -> Nullable<Text>,
+        discount_cents -> Nullable<BigInt>,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(vouchers -> cards (card_id));
+diesel::allow_tables_to_appear_in_same_query!(vouchers, cards, rewards, conversions, conversion_cards);

@@ -16,6 +16,10 @@ pub enum EntryKind {
     ReferralClawback,
     /// Extra points from a promo code.
     Promo,
+    /// Points spent on a reward from the catalogue; its voucher links back to this entry.
+    Reward,
+    /// Points turned into vouchers by the programme's conversion (threshold or season).
+    Conversion,
 }
 
 impl EntryKind {
@@ -29,6 +33,8 @@ impl EntryKind {
             EntryKind::Referral => "referral",
             EntryKind::ReferralClawback => "referral_clawback",
             EntryKind::Promo => "promo",
+            EntryKind::Reward => "reward",
+            EntryKind::Conversion => "conversion",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod role;
 pub mod status;
 pub mod text;
 pub mod update_tag;
+pub mod voucher;
 
 /// Why a value was refused. The message is shown to the caller, so it names the rule, not the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

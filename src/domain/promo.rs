@@ -63,19 +63,27 @@ impl Effect {
     /// (discount in cents, points earned, bonus points) for a purchase of `amount` cents, which
     /// earns by `rule` on what is left to pay. The discount never exceeds the amount.
     pub fn apply(self, amount: i64, rule: &EarningRule) -> (i64, i64, i64) {
-        let discount = match self {
+        let discount = self.discount(amount);
+        let earned = Cents::parse(amount - discount).map_or(0, |c| rule.points_for(c));
+        (discount, earned, self.bonus(earned))
+    }
+
+    /// What it takes off a bill of `amount` cents: never more than the amount.
+    pub fn discount(self, amount: i64) -> i64 {
+        match self {
             Effect::PercentOff(p) => amount * p / 100,
             Effect::AmountOffCents(c) => c.min(amount),
             _ => 0,
-        };
-        let net = amount - discount;
-        let earned = Cents::parse(net).map_or(0, |c| rule.points_for(c));
-        let bonus = match self {
+        }
+    }
+
+    /// The extra points it gives on top of `earned`.
+    pub fn bonus(self, earned: i64) -> i64 {
+        match self {
             Effect::BonusPoints(b) => b,
             Effect::PointsMultiplier(m) => earned.saturating_mul(m - 1),
             _ => 0,
-        };
-        (discount, earned, bonus)
+        }
     }
 }
 

@@ -48,6 +48,13 @@ macro_rules! text_enum {
             }
         }
 
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+
         impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
         where
             DB: diesel::backend::Backend,
@@ -117,6 +124,49 @@ text_enum! {
         Running = "running",
         Done = "done",
         Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// A voucher is active until used at a purchase (or handed over, for an item), past its
+    /// `expires_at` (expired), or cancelled (a reward claim undone). A full return of the
+    /// purchase that used it makes it active again while still valid.
+    VoucherState, "a voucher state" {
+        Active = "active",
+        Used = "used",
+        Expired = "expired",
+        Cancelled = "cancelled",
+    }
+}
+
+text_enum! {
+    /// Where a voucher came from: a reward claimed with points, a conversion of points (at a
+    /// threshold or a season's start), a tier's entry gift, or a manager's goodwill gesture.
+    VoucherOrigin, "a voucher origin" {
+        Reward = "reward",
+        Conversion = "conversion",
+        TierEntry = "tier_entry",
+        Manual = "manual",
+    }
+}
+
+text_enum! {
+    /// How points turn into vouchers without anyone claiming them.
+    ConversionMode, "a conversion mode" {
+        Off = "off",
+        Threshold = "threshold",
+        Season = "season",
+    }
+}
+
+text_enum! {
+    /// A season conversion: scheduled until its `run_at`, running in chunks, then done; a
+    /// cancelled one stops where it was (what is converted stays converted).
+    ConversionState, "a conversion state" {
+        Scheduled = "scheduled",
+        Running = "running",
+        Done = "done",
+        Cancelled = "cancelled",
     }
 }
 

@@ -72,6 +72,7 @@ macro_rules! bounded_text {
 
 bounded_text!(PersonName, "a name", 100);
 bounded_text!(Reason, "a reason", 500);
+bounded_text!(RewardName, "a reward name", 100);
 bounded_text!(ExternalRef, "an external reference", 100);
 bounded_text!(IdempotencyKey, "an Idempotency-Key", 255);
 bounded_text!(DeviceId, "a device id", 200);

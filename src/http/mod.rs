@@ -39,6 +39,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/cards/{id}/redemptions").post(api::cards::redeem))
                 .service(web::resource("/cards/{id}/adjustments").post(api::cards::adjust))
                 .service(web::resource("/cards/{id}/referrals").get(api::referrals::for_card))
+                .service(web::resource("/cards/{id}/rewards/{reward_id}").post(api::rewards::claim))
+                .service(web::resource("/cards/{id}/vouchers").get(api::vouchers::for_card).post(api::vouchers::give))
+                .service(web::resource("/rewards").post(api::rewards::create).get(api::rewards::list))
+                .service(web::resource("/rewards/{id}").get(api::rewards::get).put(api::rewards::update))
+                .service(web::resource("/rewards/{id}/archive").post(api::rewards::archive))
+                .service(web::resource("/vouchers/validate").post(api::vouchers::validate))
+                .service(web::resource("/vouchers/{code}/redeem").post(api::vouchers::redeem))
+                .service(
+                    web::resource("/program/conversion")
+                        .get(api::vouchers::get_conversion)
+                        .put(api::vouchers::put_conversion),
+                )
                 .service(web::resource("/purchases").post(api::purchases::create))
                 .service(web::resource("/purchases/{id}/returns").post(api::purchases::return_goods))
                 .service(web::resource("/redemptions/{entry_id}/reversal").post(api::ledger::reverse_redemption))

@@ -44,6 +44,11 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     /// Queues the job on the caller's connection: it commits or rolls back with the caller's
     /// change. A payload that can't be written is a bug, and fails the transaction.
     fn enqueue(&self, conn: &mut DbConn) -> diesel::QueryResult<()> {
+        self.enqueue_at(conn, repo::now())
+    }
+
+    /// Like [`Job::enqueue`], due at `run_at` (a scheduled batch, the next run of a recurring job).
+    fn enqueue_at(&self, conn: &mut DbConn, run_at: chrono::NaiveDateTime) -> diesel::QueryResult<()> {
         let payload =
             serde_json::to_string(self).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
         let now = repo::now();
@@ -58,7 +63,7 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
                 state: crate::domain::status::JobState::Pending,
                 attempts: 0,
                 max_attempts: Self::max_attempts(),
-                run_at: now,
+                run_at,
                 created_at: now,
             },
         )?;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod card_changes;
 pub mod cards;
+pub mod conversions;
 pub mod customer_auth;
 pub mod customer_pages;
 pub mod customers;
@@ -19,6 +20,8 @@ pub mod promos;
 pub mod purchases;
 pub mod referrals;
 pub mod reversals;
+pub mod rewards;
+pub mod vouchers;
 
 use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};

@@ -49,13 +49,30 @@ impl Attempt {
     /// spent code learns nothing new and must not lock itself out. Returns a pass to settle once
     /// the outcome is known.
     pub async fn begin(&self, db: &Db, code: &PromoCode) -> AppResult<Pass> {
+        self.begin_all(db, &[code.as_str()]).await
+    }
+
+    /// [`Attempt::begin`] for every code of one request (a promo code and vouchers), in one
+    /// transaction.
+    pub async fn begin_all(&self, db: &Db, codes: &[&str]) -> AppResult<Pass> {
         let (window, retry_after) = repo::rate_limits::current_window(self.limits.window_seconds);
         let keys = self.keys();
-        let guess = guess_hash(code);
-        let marker = guess.clone();
-        let hits = db.write(move |c| Ok(repo::rate_limits::hit_all_distinct(c, &keys, window, Some(&marker))?)).await?;
-        let pass = Pass { counted: hits.counted, guess, window };
-        if hits.over {
+        let guesses: Vec<String> = codes.iter().map(|c| guess_hash(c)).collect();
+        let counted = db
+            .write(move |c| {
+                let mut over = false;
+                let mut counted = Vec::new();
+                for guess in guesses {
+                    let hits = repo::rate_limits::hit_all_distinct(c, &keys, window, Some(&guess))?;
+                    over |= hits.over;
+                    counted.extend(hits.counted.into_iter().map(|key| (key, guess.clone())));
+                }
+                Ok((over, counted))
+            })
+            .await?;
+        let (over, counted) = counted;
+        let pass = Pass { counted, window };
+        if over {
             pass.refund(db).await;
             return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
         }
@@ -64,16 +81,15 @@ impl Attempt {
 }
 
 /// What the guessing limits keep of a code: enough to tell two codes apart, not to read one back.
-fn guess_hash(code: &PromoCode) -> String {
+fn guess_hash(code: &str) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(code.as_str().as_bytes()))[..16].to_owned()
+    hex::encode(Sha256::digest(code.as_bytes()))[..16].to_owned()
 }
 
 /// An attempt counted against the guessing limits, until it proves not to be a guess.
 pub struct Pass {
-    /// The keys this attempt was the first to count its code against.
-    counted: Vec<String>,
-    guess: String,
+    /// (key, guess) this attempt was the first to count against.
+    counted: Vec<(String, String)>,
     window: chrono::NaiveDateTime,
 }
 
@@ -89,17 +105,17 @@ impl Pass {
         if self.counted.is_empty() {
             return;
         }
-        let (keys, guess, window) = (self.counted.clone(), self.guess.clone(), self.window);
+        let (counted, window) = (self.counted.clone(), self.window);
         let result = db
             .write(move |c| {
-                for key in &keys {
-                    repo::rate_limits::unhit_distinct(c, key, &guess, window)?;
+                for (key, guess) in &counted {
+                    repo::rate_limits::unhit_distinct(c, key, guess, window)?;
                 }
                 Ok(())
             })
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "could not settle a promo code attempt");
+            tracing::warn!(error = %e, "could not settle a code attempt");
         }
     }
 }
@@ -112,9 +128,22 @@ pub async fn guarded<T>(
     code: &PromoCode,
     f: impl Future<Output = AppResult<T>>,
 ) -> AppResult<T> {
-    let pass = attempt.begin(db, code).await?;
+    guarded_all(db, attempt, &[code.as_str()], f).await
+}
+
+/// [`guarded`] for every code of one request: an unknown promo code or voucher is a guess.
+pub async fn guarded_all<T>(
+    db: &Db,
+    attempt: &Attempt,
+    codes: &[&str],
+    f: impl Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let pass = attempt.begin_all(db, codes).await?;
     let result = f.await;
-    let guessed = matches!(&result, Err(AppError::Client { code, .. }) if *code == Refusal::Invalid.error().code());
+    let guessed = result.as_ref().err().is_some_and(|e| {
+        matches!(e, AppError::Client { code, .. } if *code == Refusal::Invalid.error().code())
+            || crate::service::vouchers::till::Refusal::is_guess(e)
+    });
     pass.settle(db, guessed).await;
     result
 }

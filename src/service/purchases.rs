@@ -4,11 +4,14 @@ use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
+use super::card_changes::card_changed;
 use super::cards::card_not_found;
+use super::conversions::threshold::{self, Converted};
 use super::idempotency::{self, Idempotent, Stored};
 use super::points::{Guard, Posting, card_blocked, post};
 use super::promos;
 use super::referrals::{self, ReferralDto};
+use super::vouchers::till::{self as voucher_till, AppliedVoucher};
 use crate::db::repo::cards as card_repo;
 use crate::db::repo::purchases::Purchase;
 use crate::db::{Db, repo};
@@ -19,6 +22,7 @@ use crate::domain::ledger::EntryKind;
 use crate::domain::money::{Cents, Currency};
 use crate::domain::status::{CardStatus, ReferralStatus};
 use crate::domain::text::ExternalRef;
+use crate::domain::voucher::VoucherCode;
 use crate::dto::{EntryDto, PurchaseDto};
 use crate::error::{AppError, AppResult};
 
@@ -36,18 +40,39 @@ pub struct NewPurchase {
     /// A promo code to apply: its discount comes back in the answer, its points are added.
     #[serde(default)]
     pub promo_code: Option<PromoCode>,
+    /// A voucher of the card to use (or several, in `vouchers`): used in this purchase's
+    /// transaction, its discount comes back in the answer.
+    #[serde(default)]
+    pub voucher_code: Option<VoucherCode>,
+    #[serde(default)]
+    pub vouchers: Option<Vec<VoucherCode>>,
+}
+
+impl NewPurchase {
+    /// Every code of the purchase, for the guessing limits.
+    pub fn codes(&self) -> Vec<&str> {
+        let vouchers = self.voucher_code.iter().chain(self.vouchers.iter().flatten()).map(VoucherCode::as_str);
+        self.promo_code.iter().map(PromoCode::as_str).chain(vouchers).collect()
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct Recorded {
     pub purchase: PurchaseDto,
     pub points_earned: i64,
-    /// What the promo code takes off the bill: the till charges `amount_cents - discount_cents`.
+    /// What the promo code and the vouchers take off the bill: the till charges
+    /// `amount_cents - discount_cents`. Points are earned on what is left.
     pub discount_cents: i64,
     pub bonus_points: i64,
     pub balance: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promo: Option<AppliedPromo>,
+    /// The vouchers used, each with what it took off (amounts first, then percents).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vouchers: Vec<AppliedVoucher>,
+    /// Points the programme's threshold conversion turned into vouchers after this purchase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Converted>,
     /// The referral this purchase rewarded (or found expired), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referral: Option<ReferralDto>,
@@ -92,17 +117,30 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 return Err(external_ref_exists());
             }
             let amount = input.amount_cents.get();
-            let offer = match &input.promo_code {
+            let now = repo::now();
+            let mut offer = match &input.promo_code {
                 Some(code) => Some(
                     promos::evaluate(conn, &program, code, Some(&card), Some(amount), chrono::Utc::now())?
                         .map_err(promos::Refusal::error)?,
                 ),
                 None => None,
             };
-            let (discount, points, bonus) = match &offer {
-                Some(offer) => (offer.discount_cents, offer.earned, offer.bonus_points),
-                None => (0, program.earning_rule().points_for(input.amount_cents), 0),
+            let promo_discount = offer.as_ref().map_or(0, |o| o.discount_cents);
+            let codes = voucher_till::codes_of(input.voucher_code.as_ref(), input.vouchers.as_deref())?;
+            let uses = if codes.is_empty() {
+                Vec::new()
+            } else {
+                voucher_till::evaluate(conn, &program, Some(&card), &codes, amount - promo_discount, amount, now)?
+                    .map_err(voucher_till::Refusal::error)?
             };
+            let discount = promo_discount + uses.iter().map(|u| u.discount_cents).sum::<i64>();
+            // Points are earned on what is left to pay, after the promo code and the vouchers.
+            let points = Cents::parse(amount - discount).map_or(0, |net| program.earning_rule().points_for(net));
+            let bonus = offer.as_ref().map_or(0, |o| o.effect.bonus(points));
+            if let Some(offer) = offer.as_mut() {
+                offer.earned = points;
+                offer.bonus_points = bonus;
+            }
             let purchase = Purchase {
                 id: repo::new_id(),
                 program_id: pid.to_owned(),
@@ -133,7 +171,9 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 }
                 None => None,
             };
+            voucher_till::take(conn, &uses, Some(&purchase.id), now)?.map_err(voucher_till::Refusal::error)?;
             let mut balance = card.balance;
+            let mut posted = false;
             for (kind, delta) in [(EntryKind::Earn, points), (EntryKind::Promo, bonus)] {
                 if delta == 0 {
                     continue;
@@ -151,10 +191,24 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 let (after, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
                     .ok_or_else(|| card_blocked(&card))?;
                 balance = after.balance;
+                posted = true;
+            }
+            if !posted && !uses.is_empty() {
+                // Nothing earned (the vouchers paid it all): the pass still drops them.
+                card_changed(conn, &card)?;
             }
             let referral = referrals::on_purchase(conn, &program, &card, &purchase)?;
             if referral.as_ref().is_some_and(|r| r.status == ReferralStatus::Rewarded) {
                 balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);
+            }
+            let conversion = match card_repo::find(conn, pid, &card.id)? {
+                Some(now_card) if now_card.balance > 0 => {
+                    threshold::on_credit(conn, &program, &now_card, Some(&actor.staff_id), now)?
+                }
+                _ => None,
+            };
+            if let Some(c) = &conversion {
+                balance = c.balance;
             }
             Ok(Recorded {
                 purchase: PurchaseDto::from(&purchase),
@@ -163,6 +217,8 @@ pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase
                 bonus_points: bonus,
                 balance,
                 promo,
+                vouchers: uses.iter().map(AppliedVoucher::from).collect(),
+                conversion,
                 referral,
             })
         })
@@ -233,6 +289,10 @@ pub async fn return_goods(
             {
                 repo::promos::roll_back(conn, &redemption)?;
             }
+            // And the vouchers it used: active again while still valid, expired otherwise. A
+            // partial return keeps them used: the discount was given.
+            let vouchers_back = purchase.returned_cents == purchase.amount_cents
+                && repo::vouchers::give_back(conn, &purchase.id, repo::now())? > 0;
             // Locked, so that the split between reversal and debt is computed on the balance we write to.
             let card = card_repo::lock(conn, pid, &purchase.card_id)?.ok_or_else(card_not_found)?;
             let covered = card.balance.clamp(0, reverse);
@@ -256,6 +316,9 @@ pub async fn return_goods(
                     .ok_or_else(card_not_found)?;
                 balance = card.balance;
                 entries.push(EntryDto::from(&entry));
+            }
+            if vouchers_back && entries.is_empty() {
+                card_changed(conn, &card)?;
             }
             let program = repo::programs::find(conn, pid)?;
             referrals::on_return(conn, &program, &purchase)?;

@@ -50,16 +50,20 @@ pub async fn reverse_redemption(
             let pid = actor.program_id.as_str();
             let original = repo::ledger::find(conn, pid, entry_id)?
                 .ok_or_else(|| AppError::not_found("entry_not_found", "no such ledger entry in this program"))?;
-            if original.kind != EntryKind::Redeem.as_str() {
+            let reward = original.kind == EntryKind::Reward.as_str();
+            if original.kind != EntryKind::Redeem.as_str() && !reward {
                 return Err(AppError::unprocessable(
                     "not_reversible",
-                    "only a redemption is undone here; a purchase is undone by returning it in full",
+                    "only a redemption or a reward claim is undone here; a purchase is undone by returning it in full",
                 ));
             }
             may_undo(&actor, &original, repo::now())?;
             // Read first for a clear answer in the common case; the insert below is what decides.
             if repo::reversals::exists(conn, pid, original.id)? {
                 return Err(already_reversed());
+            }
+            if reward {
+                undo_claim(conn, original.id)?;
             }
             let posting = Posting {
                 program_id: pid,
@@ -94,6 +98,24 @@ pub async fn reverse_redemption(
         })
     })
     .await
+}
+
+/// A reward claim is undone with its voucher: cancelled if unused, and the reward's stock given
+/// back. A voucher already used can't be (the discount was given): 409, and nothing changes.
+fn undo_claim(conn: &mut crate::db::DbConn, entry_id: i64) -> AppResult<()> {
+    let now = repo::now();
+    let vouchers = repo::vouchers::for_entry(conn, entry_id)?;
+    let (_, used) = repo::vouchers::cancel_for_entry(conn, entry_id, now)?;
+    if used > 0 {
+        return Err(AppError::conflict(
+            "voucher_used",
+            "the voucher of this claim was already used; it can't be undone",
+        ));
+    }
+    for reward_id in vouchers.iter().filter_map(|v| v.reward_id.as_deref()) {
+        repo::rewards::give_back_stock(conn, reward_id)?;
+    }
+    Ok(())
 }
 
 /// Managers and owners undo any redemption; a cashier only their own, and only for a short while.

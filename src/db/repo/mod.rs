@@ -18,6 +18,7 @@ macro_rules! insert_or_ignore {
 
 pub mod apple;
 pub mod cards;
+pub mod conversions;
 pub mod customer_auth;
 pub mod customers;
 pub mod google;
@@ -30,8 +31,10 @@ pub mod purchases;
 pub mod rate_limits;
 pub mod referrals;
 pub mod reversals;
+pub mod rewards;
 pub mod secrets;
 pub mod staff;
+pub mod vouchers;
 
 /// Naive UTC, the one time representation both backends store the same way.
 pub fn now() -> chrono::NaiveDateTime {

@@ -23,6 +23,12 @@ pub struct Program {
 }
 
 impl Program {
+    /// The time zone its calendar rules use; a name this build does not know reads as UTC (it
+    /// was checked when written).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
     pub fn earning_rule(&self) -> EarningRule {
         EarningRule { points: self.earn_points, per_cents: self.earn_per_cents, min_cents: self.earn_min_cents }
     }

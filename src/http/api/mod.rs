@@ -6,3 +6,5 @@ pub mod passes;
 pub mod promos;
 pub mod purchases;
 pub mod referrals;
+pub mod rewards;
+pub mod vouchers;

@@ -19,13 +19,15 @@ pub async fn create(
     JsonBody(input): JsonBody<NewPurchase>,
 ) -> AppResult<HttpResponse> {
     let idem = Idempotent::new(key, "POST /purchases", &input)?;
-    if let Some(code) = input.promo_code.clone() {
+    let codes: Vec<String> = input.codes().into_iter().map(str::to_owned).collect();
+    if !codes.is_empty() {
         if let Some(first) = idempotency::replay(&db, &actor.program_id, &idem).await? {
             return Ok(stored(first));
         }
         let attempt = super::promos::attempt(&req, &actor, &config);
+        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
         let recorded = purchases::record(&db, &actor, idem, input);
-        return promo_codes::guarded(&db, &attempt, &code, recorded).await.map(stored);
+        return promo_codes::guarded_all(&db, &attempt, &codes, recorded).await.map(stored);
     }
     purchases::record(&db, &actor, idem, input).await.map(stored)
 }

@@ -1,0 +1,90 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::status::VoucherState;
+use crate::domain::voucher::VoucherCode;
+use crate::error::{AppError, AppResult};
+use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
+use crate::http::stored;
+use crate::service::conversions::{self, ConversionSetting};
+use crate::service::idempotency::Idempotent;
+use crate::service::promo_codes;
+use crate::service::vouchers::VoucherDto;
+use crate::service::vouchers::manual::{self, Goodwill};
+use crate::service::vouchers::till::{self, Check, Checked};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateQuery {
+    state: Option<String>,
+}
+
+pub async fn for_card(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    query: web::Query<StateQuery>,
+) -> AppResult<web::Json<Vec<VoucherDto>>> {
+    let state = match query.state.as_deref() {
+        Some(s) => Some(VoucherState::parse(s).map_err(|e| AppError::invalid_field("state", e.to_string()))?),
+        None => None,
+    };
+    manual::for_card(&db, &actor, path.into_inner(), state).await.map(web::Json)
+}
+
+pub async fn give(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+    JsonBody(input): JsonBody<Goodwill>,
+) -> AppResult<HttpResponse> {
+    let card = path.into_inner();
+    let idem = Idempotent::new(key, &format!("POST /cards/{card}/vouchers"), &input)?;
+    manual::give(&db, &actor, card, idem, input).await.map(stored)
+}
+
+pub async fn validate(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    Staff(actor): Staff,
+    JsonBody(input): JsonBody<Check>,
+) -> AppResult<web::Json<Checked>> {
+    let attempt = super::promos::attempt(&req, &actor, &config);
+    let pass = attempt.begin_all(&db, &[input.code.as_str()]).await?;
+    let checked = till::validate(&db, &actor, input).await;
+    let guessed = checked.as_ref().is_ok_and(|c| c.reason == Some(till::Refusal::Invalid));
+    pass.settle(&db, guessed).await;
+    checked.map(web::Json)
+}
+
+pub async fn redeem(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    config: web::Data<Config>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    IdempotencyHeader(key): IdempotencyHeader,
+) -> AppResult<HttpResponse> {
+    let raw = path.into_inner();
+    let code = VoucherCode::parse(&raw).map_err(|e| AppError::invalid_field("code", e.to_string()))?;
+    let idem = Idempotent::new(key, &format!("POST /vouchers/{}/redeem", code.as_str()), &())?;
+    let attempt = super::promos::attempt(&req, &actor, &config);
+    let redeemed = till::redeem_item(&db, &actor, code.clone(), idem);
+    promo_codes::guarded_all(&db, &attempt, &[code.as_str()], redeemed).await.map(stored)
+}
+
+pub async fn get_conversion(db: web::Data<Db>, Staff(actor): Staff) -> AppResult<web::Json<ConversionSetting>> {
+    conversions::get_setting(&db, &actor).await.map(web::Json)
+}
+
+pub async fn put_conversion(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    JsonBody(input): JsonBody<ConversionSetting>,
+) -> AppResult<web::Json<ConversionSetting>> {
+    conversions::put_setting(&db, &actor, input).await.map(web::Json)
+}
