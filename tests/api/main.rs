@@ -31,4 +31,5 @@ mod schema_drift;
 mod staff_page;
 mod startup;
 mod statuses;
+mod vouchers;
 mod worker_wake;
