@@ -4,6 +4,8 @@
 //! machine, not for capacity planning.
 //!
 //! `BENCH_REQUESTS` (default 4000) and `BENCH_CONCURRENCY` (default 16) tune the measured phase.
+//! Each backend runs the phase twice on one server: plain purchases, then purchases that each use
+//! one voucher of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the till.
 
 mod common;
 
@@ -27,6 +29,9 @@ const WARMUP: usize = 200;
 const AMOUNT_CENTS: i64 = 1250;
 /// The demo program earns 1 point per euro, rounded down.
 const POINTS_PER_PURCHASE: i64 = 12;
+/// What each voucher of the voucher phase takes off, and the points left to earn.
+const VOUCHER_CENTS: i64 = 100;
+const POINTS_WITH_VOUCHER: i64 = 11;
 /// Only the first few failures are printed: one cause usually fails every request.
 const FAILURES_SHOWN: usize = 5;
 
@@ -48,13 +53,13 @@ async fn run() -> anyhow::Result<bool> {
 
     let sqlite_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let sqlite_url = format!("sqlite://{}/bench.db", sqlite_dir.path().display());
-    let mut reports = vec![bench_backend("sqlite", sqlite_url, requests, concurrency).await?];
+    let mut reports = bench_backend("sqlite", sqlite_url, requests, concurrency).await?;
 
     match std::env::var("ENCARTE_BENCH_DATABASE_URL") {
         Ok(base_url) => {
             let schema = PgSchema::create(&base_url)?;
             // The schema is dropped (by `PgSchema`'s Drop) whether or not the run succeeded.
-            reports.push(bench_backend("postgres", schema.app_url(), requests, concurrency).await?);
+            reports.extend(bench_backend("postgres", schema.app_url(), requests, concurrency).await?);
         }
         Err(_) => eprintln!("ENCARTE_BENCH_DATABASE_URL is not set: PostgreSQL skipped"),
     }
@@ -71,20 +76,29 @@ struct Target {
     barcodes: Vec<String>,
     /// Pre-serialised purchase bodies, one per card: the load generator shares the CPU with the server.
     bodies: Vec<String>,
-    /// Purchases answered 201, per card, for the balance check.
+    /// In the voucher phase, the bodies of each card's purchases in turn, each with a voucher of its own.
+    voucher_bodies: Vec<Vec<String>>,
+    /// Purchases answered 201, per card, for the balance check: without and with a voucher.
     earned: Vec<AtomicU64>,
+    earned_with_voucher: Vec<AtomicU64>,
     failures_shown: AtomicUsize,
 }
 
 impl Target {
-    async fn purchase(&self, card: usize) -> anyhow::Result<()> {
+    /// Purchase `round` of `card` (its `round`-th in this phase); `voucher`: with one of its vouchers.
+    async fn purchase(&self, card: usize, round: usize, voucher: bool) -> anyhow::Result<()> {
+        let body = if voucher {
+            self.voucher_bodies[card].get(round).context("no voucher left for this card")?.clone()
+        } else {
+            self.bodies[card].clone()
+        };
         let response = self
             .client
             .post(format!("{}/api/v1/purchases", self.base))
             .bearer_auth(&self.token)
             .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
             .header(CONTENT_TYPE, "application/json")
-            .body(self.bodies[card].clone())
+            .body(body)
             .send()
             .await?;
         let status = response.status();
@@ -103,7 +117,13 @@ struct Phase {
 
 /// Sends `count` purchases through `concurrency` workers; request `first + i` goes to card
 /// `(first + i) % cards`, so that warm-up and measured phases continue one round-robin.
-async fn load(target: &Arc<Target>, first: usize, count: usize, concurrency: usize) -> anyhow::Result<Phase> {
+async fn load(
+    target: &Arc<Target>,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+    voucher: bool,
+) -> anyhow::Result<Phase> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
@@ -116,12 +136,13 @@ async fn load(target: &Arc<Target>, first: usize, count: usize, concurrency: usi
                     if i >= count {
                         break (latencies, failures);
                     }
-                    let card = (first + i) % target.barcodes.len();
+                    let (card, round) = ((first + i) % target.barcodes.len(), (first + i) / target.barcodes.len());
                     let sent = Instant::now();
-                    let outcome = target.purchase(card).await;
+                    let outcome = target.purchase(card, round, voucher).await;
                     latencies.push(sent.elapsed());
+                    let earned = if voucher { &target.earned_with_voucher } else { &target.earned };
                     match outcome {
-                        Ok(()) => _ = target.earned[card].fetch_add(1, Ordering::Relaxed),
+                        Ok(()) => _ = earned[card].fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             failures += 1;
                             if target.failures_shown.fetch_add(1, Ordering::Relaxed) < FAILURES_SHOWN {
@@ -146,6 +167,7 @@ async fn load(target: &Arc<Target>, first: usize, count: usize, concurrency: usi
 
 struct Report {
     backend: &'static str,
+    vouchers: bool,
     concurrency: usize,
     phase: Phase,
     /// Warm-up and measured failures together.
@@ -158,7 +180,7 @@ async fn bench_backend(
     database_url: String,
     requests: usize,
     concurrency: usize,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Vec<Report>> {
     let data_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let config = Config {
         bind: "127.0.0.1:0".into(),
@@ -181,19 +203,82 @@ async fn bench_backend(
         .iter()
         .map(|b| json!({"card": b, "amount_cents": AMOUNT_CENTS, "currency": "EUR"}).to_string())
         .collect();
+    let rounds = (WARMUP + requests).div_ceil(barcodes.len());
+    let manager = login_as(&client, &base, "owner@demo.test").await?;
+    let voucher_bodies = issue_vouchers(&client, &base, &manager, &barcodes, rounds).await?;
     let earned = barcodes.iter().map(|_| AtomicU64::new(0)).collect();
-    let target =
-        Arc::new(Target { client, base, token, barcodes, bodies, earned, failures_shown: AtomicUsize::new(0) });
+    let earned_with_voucher = barcodes.iter().map(|_| AtomicU64::new(0)).collect();
+    let target = Arc::new(Target {
+        client,
+        base,
+        token,
+        barcodes,
+        bodies,
+        voucher_bodies,
+        earned,
+        earned_with_voucher,
+        failures_shown: AtomicUsize::new(0),
+    });
 
-    eprintln!("{backend}: warm-up ({WARMUP} requests), then {requests} requests at concurrency {concurrency}");
-    let warmup = load(&target, 0, WARMUP, concurrency).await?;
-    let phase = load(&target, WARMUP, requests, concurrency).await?;
+    let mut reports = Vec::new();
+    for vouchers in [false, true] {
+        let what = if vouchers { "with a voucher each" } else { "plain" };
+        eprintln!(
+            "{backend}, {what}: warm-up ({WARMUP} requests), then {requests} requests at concurrency {concurrency}"
+        );
+        let warmup = load(&target, 0, WARMUP, concurrency, vouchers).await?;
+        let phase = load(&target, WARMUP, requests, concurrency, vouchers).await?;
+        let failures = warmup.failures + phase.failures;
+        reports.push(Report { backend, vouchers, concurrency, phase, failures, balance_errors: 0 });
+    }
     let balance_errors = check_balances(&target).await?;
+    for r in &mut reports {
+        r.balance_errors = balance_errors;
+    }
 
     // Best effort: actix's own threads may linger idle until the process exits, which is harmless.
     server.abort();
-    let failures = warmup.failures + phase.failures;
-    Ok(Report { backend, concurrency, phase, failures, balance_errors })
+    Ok(reports)
+}
+
+/// `rounds` vouchers of 1 € per card, given by a manager, and the purchase body using each.
+async fn issue_vouchers(
+    client: &reqwest::Client,
+    base: &str,
+    manager: &str,
+    barcodes: &[String],
+    rounds: usize,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    #[derive(Deserialize)]
+    struct Voucher {
+        code: String,
+    }
+    #[derive(Deserialize)]
+    struct Given {
+        voucher: Voucher,
+    }
+    let mut bodies = Vec::with_capacity(barcodes.len());
+    for barcode in barcodes {
+        let mut card = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let response = client
+                .post(format!("{base}/api/v1/cards/{barcode}/vouchers"))
+                .bearer_auth(manager)
+                .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+                .json(&json!({"voucher": {"amount_off_cents": VOUCHER_CENTS}, "validity_days": 30, "reason": "bench"}))
+                .send()
+                .await?;
+            let status = response.status();
+            ensure!(status == StatusCode::CREATED, "giving a voucher answered {status}: {}", response.text().await?);
+            let code = response.json::<Given>().await?.voucher.code;
+            card.push(
+                json!({"card": barcode, "amount_cents": AMOUNT_CENTS, "currency": "EUR", "voucher_code": code})
+                    .to_string(),
+            );
+        }
+        bodies.push(card);
+    }
+    Ok(bodies)
 }
 
 /// The fields of the API's card that the bench reads.
@@ -204,13 +289,17 @@ struct Card {
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    login_as(client, base, "cashier@demo.test").await
+}
+
+async fn login_as(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
     #[derive(Deserialize)]
     struct Login {
         token: String,
     }
     let response = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "cashier@demo.test", "password": PASSWORD}))
+        .json(&json!({"email": email, "password": PASSWORD}))
         .send()
         .await?;
     let status = response.status();
@@ -243,7 +332,8 @@ async fn enrol(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Res
 /// a lost update under concurrency would show here. All cards are checked; it costs a second.
 async fn check_balances(target: &Target) -> anyhow::Result<usize> {
     let mut errors = 0;
-    for (barcode, earned) in target.barcodes.iter().zip(&target.earned) {
+    for ((barcode, earned), with_voucher) in target.barcodes.iter().zip(&target.earned).zip(&target.earned_with_voucher)
+    {
         let response = target
             .client
             .get(format!("{}/api/v1/cards/{barcode}", target.base))
@@ -253,7 +343,8 @@ async fn check_balances(target: &Target) -> anyhow::Result<usize> {
         let status = response.status();
         ensure!(status == StatusCode::OK, "reading card {barcode} answered {status}: {}", response.text().await?);
         let balance = response.json::<Card>().await?.balance;
-        let expected = POINTS_PER_PURCHASE * i64::try_from(earned.load(Ordering::Relaxed))?;
+        let expected = POINTS_PER_PURCHASE * i64::try_from(earned.load(Ordering::Relaxed))?
+            + POINTS_WITH_VOUCHER * i64::try_from(with_voucher.load(Ordering::Relaxed))?;
         if balance != expected {
             errors += 1;
             eprintln!("card {barcode}: balance {balance}, expected {expected}");
@@ -268,22 +359,31 @@ fn throughput(phase: &Phase) -> f64 {
 }
 
 fn print_table(reports: &[Report]) {
-    let header = ["backend", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed", "balances"];
+    let header = [
+        "backend", "vouchers", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed",
+        "balances",
+    ];
     println!("\n{:<9}{}", header[0], header[1..].iter().map(|h| format!("{h:>9}")).collect::<String>());
     for r in reports {
         let l = &r.phase.latencies;
         let [p50, p90, p99, max] = [50.0, 90.0, 99.0, 100.0].map(|p| percentile_ms(l, p));
         let balances = if r.balance_errors == 0 { "ok".to_owned() } else { format!("{} bad", r.balance_errors) };
         let (backend, conc, n, rps) = (r.backend, r.concurrency, l.len(), throughput(&r.phase));
+        let vouchers = if r.vouchers { "one" } else { "none" };
         println!(
-            "{backend:<9}{conc:>9}{n:>9}{rps:>9.1}{p50:>9.2}{p90:>9.2}{p99:>9.2}{max:>9.2}{:>9}{balances:>9}",
+            "{backend:<9}{vouchers:>9}{conc:>9}{n:>9}{rps:>9.1}{p50:>9.2}{p90:>9.2}{p99:>9.2}{max:>9.2}{:>9}{balances:>9}",
             r.failures
         );
     }
-    if let [sqlite, postgres] = reports {
-        println!(
-            "\nSQLite/PostgreSQL throughput ratio: {:.2}",
-            throughput(&sqlite.phase) / throughput(&postgres.phase)
-        );
+    println!();
+    for pair in reports.chunks(2) {
+        if let [plain, with] = pair {
+            println!(
+                "{}: with a voucher / plain: throughput {:.2}, p50 {:.2}",
+                plain.backend,
+                throughput(&with.phase) / throughput(&plain.phase),
+                percentile_ms(&with.phase.latencies, 50.0) / percentile_ms(&plain.phase.latencies, 50.0)
+            );
+        }
     }
 }
