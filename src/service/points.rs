@@ -147,6 +147,8 @@ pub struct Adjustment {
 pub struct Adjusted {
     pub adjustment: EntryDto,
     pub balance: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<super::conversions::threshold::Converted>,
 }
 
 /// A manual correction by a manager or owner. Works on blocked cards too (that is when
@@ -167,10 +169,18 @@ pub async fn adjust(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, i
                 reason: Some(input.reason.as_str()),
             };
             let guard = Guard { only_active: false, no_overdraft: true };
-            match post(conn, &posting, guard)? {
-                Some((card, entry)) => Ok(Adjusted { adjustment: EntryDto::from(&entry), balance: card.balance }),
-                None => Err(refusal(conn, &posting, guard)?),
-            }
+            let Some((card, entry)) = post(conn, &posting, guard)? else {
+                return Err(refusal(conn, &posting, guard)?);
+            };
+            // A credit that reaches the programme's threshold converts, as a purchase's does.
+            let conversion = if posting.delta > 0 && card.status == CardStatus::Active {
+                let program = repo::programs::find(conn, &actor.program_id)?;
+                super::conversions::threshold::on_credit(conn, &program, &card, Some(&actor.staff_id), repo::now())?
+            } else {
+                None
+            };
+            let balance = conversion.as_ref().map_or(card.balance, |c| c.balance);
+            Ok(Adjusted { adjustment: EntryDto::from(&entry), balance, conversion })
         })
     })
     .await

@@ -435,3 +435,46 @@ async fn an_inactive_or_archived_reward_cant_be_claimed_and_the_catalogue_lists_
     assert_eq!((status, code(&res)), (StatusCode::UNPROCESSABLE_ENTITY, "card_blocked"));
     app.run_jobs().await;
 }
+
+#[tokio::test]
+async fn guessed_voucher_codes_count_against_the_guessing_limit_real_ones_do_not() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.promo_guess_limit_staff = 3;
+        c.promo_guess_window_seconds = 3600;
+    })
+    .await;
+    let card_id = id(&app.enrol("guess@example.fr").await).to_owned();
+    let (_, given) = app
+        .post(
+            &format!("/api/v1/cards/{card_id}/vouchers"),
+            &app.staff.manager,
+            Some("g"),
+            &json!({"voucher": {"amount_off_cents": 100}, "validity_days": 10, "reason": "test"}),
+        )
+        .await;
+    let real = given["voucher"]["code"].as_str().unwrap().to_owned();
+    // A real voucher refused for a reason (below its minimum, used...) is no guess: try it often.
+    for i in 0..5 {
+        let (status, res) =
+            app.post("/api/v1/vouchers/validate", &app.staff.cashier, None, &json!({"code": real})).await;
+        assert_eq!((status, res["valid"].as_bool()), (StatusCode::OK, Some(true)), "attempt {i}");
+    }
+    // Three made-up (well-formed) codes, at the till and in the dry run.
+    for i in 0..3 {
+        let guess = encarte::domain::voucher::VoucherCode::generate();
+        let (status, res) = if i % 2 == 0 {
+            buy(&app, &card_id, 1000, &[guess.as_str()], &format!("guess-{i}")).await
+        } else {
+            app.post("/api/v1/vouchers/validate", &app.staff.cashier, None, &json!({"code": guess.as_str()})).await
+        };
+        assert!(
+            (status == StatusCode::UNPROCESSABLE_ENTITY && code(&res) == "voucher_invalid")
+                || (status == StatusCode::OK && res["reason"] == "invalid"),
+            "{status} {res}"
+        );
+    }
+    let (status, res) = buy(&app, &card_id, 1000, &[&real], "after").await;
+    assert_eq!((status, code(&res)), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
+    assert_eq!(app.count("purchases", "1 = 1").await, 0);
+    app.run_jobs().await;
+}
