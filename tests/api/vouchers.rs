@@ -75,6 +75,10 @@ async fn a_claimed_reward_is_a_voucher_used_once_at_a_purchase() {
     let (status, again) = claim(&app, &card_id, id(&five), "c2").await;
     assert_eq!((status, &again), (StatusCode::CREATED, &claimed));
     assert_eq!(app.count("vouchers", "origin = 'reward'").await, 1);
+    // The customer hears of it: one transactional e-mail named after the reward, in the
+    // programme's language.
+    let mails = "kind = 'email' AND payload LIKE '%voucher_issued%' AND payload LIKE '%5 € de remise%'";
+    assert_eq!(app.count("outbox_jobs", mails).await, 1);
 
     // Editing the reward changes no voucher already held.
     let (status, _) = app
