@@ -262,7 +262,7 @@ async fn check_balances(target: &Target) -> anyhow::Result<usize> {
     Ok(errors)
 }
 
-/// Nearest-rank percentile of sorted latencies, in milliseconds.
+/// Requests answered per second.
 fn throughput(phase: &Phase) -> f64 {
     phase.latencies.len() as f64 / phase.elapsed.as_secs_f64()
 }

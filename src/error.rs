@@ -1,6 +1,6 @@
 //! `AppError`: the one place that decides status codes and error codes.
 //!
-//! Client mistakes carry a stable snake_case `code` and a message meant for the caller. Everything
+//! Client mistakes carry a stable snake-case `code` and a message meant for the caller. Everything
 //! else (database, I/O, bugs) becomes an opaque 500 or 503 whose cause goes to the log only.
 
 use actix_web::http::StatusCode;

@@ -30,7 +30,7 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/browser-screenshots/`, in CARGO_TARGET_DIR when it is set.
+/// `target/browser-screenshots/`, in `CARGO_TARGET_DIR` when it is set.
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

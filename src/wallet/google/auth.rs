@@ -72,7 +72,7 @@ impl ServiceAccount {
         Ok(account)
     }
 
-    /// RS256 JWT (header {"alg":"RS256","typ":"JWT","kid":private_key_id}) over any serializable claims,
+    /// RS256 JWT (header `{"alg":"RS256","typ":"JWT","kid":private_key_id}`) over any serializable claims,
     /// signed with openssl (SHA-256, PKCS#1 v1.5), base64url without padding.
     pub fn sign_jwt<C: Serialize>(&self, claims: &C) -> Result<String, AuthError> {
         #[derive(Serialize)]
@@ -110,7 +110,7 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, AuthError> {
 }
 
 /// Access tokens for the Wallet API: one exchange, cached until 60 s before expiry; concurrent callers
-/// wait for one refresh (single flight, tokio::sync::Mutex).
+/// wait for one refresh (single flight, `tokio::sync::Mutex`).
 pub struct TokenSource {
     account: ServiceAccount,
     http: reqwest::Client,
