@@ -23,7 +23,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use common::{env_usize, percentile_ms};
+use common::{count_f64, env_usize, percentile_ms};
 use encarte::wallet::apple::bundle::sign_manifest;
 use encarte::wallet::apple::{
     Design, PassInput, SigningIdentity, build_pkpass, generate_dev_chain, pass_json, pass_strings, render,
@@ -173,13 +173,13 @@ impl Round {
     }
 
     fn wall_rate(&self) -> f64 {
-        self.passes as f64 / self.wall.as_secs_f64()
+        count_f64(self.passes) / self.wall.as_secs_f64()
     }
 
     /// Passes per second of CPU time, or of wall time where CPU time is unknown.
     fn rate(&self) -> f64 {
         match self.cpu.filter(|c| !c.is_zero()) {
-            Some(cpu) => self.passes as f64 / cpu.as_secs_f64(),
+            Some(cpu) => count_f64(self.passes) / cpu.as_secs_f64(),
             None => self.wall_rate(),
         }
     }

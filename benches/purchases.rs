@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use common::{PgSchema, env_usize, percentile_ms};
+use common::{PgSchema, count_f64, env_usize, percentile_ms};
 use encarte::config::Config;
 use encarte::startup::Application;
 use reqwest::StatusCode;
@@ -264,7 +264,7 @@ async fn check_balances(target: &Target) -> anyhow::Result<usize> {
 
 /// Requests answered per second.
 fn throughput(phase: &Phase) -> f64 {
-    phase.latencies.len() as f64 / phase.elapsed.as_secs_f64()
+    count_f64(phase.latencies.len()) / phase.elapsed.as_secs_f64()
 }
 
 fn print_table(reports: &[Report]) {

@@ -36,7 +36,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use common::{PgSchema, env_usize, percentile_ms};
+use common::{PgSchema, count_f64, env_usize, percentile_ms};
 use encarte::config::Config;
 use encarte::db::repo::{self, outbox};
 use encarte::startup::Application;
@@ -206,7 +206,7 @@ async fn bench_backend(
         percentile_ms(&latencies, 90.0),
         percentile_ms(&latencies, 99.0),
         latencies.last().map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0),
-        drained as f64 / took,
+        count_f64(drained) / took,
     ))
 }
 
