@@ -132,8 +132,10 @@ impl TokenSource {
         }
         let (token, expires_in) = self.exchange().await?;
         // A token that is already inside the margin is handed out once but never reused.
-        *cached =
-            (expires_in > REFRESH_MARGIN).then(|| (token.clone(), Instant::now() + (expires_in - REFRESH_MARGIN)));
+        *cached = expires_in
+            .checked_sub(REFRESH_MARGIN)
+            .filter(|left| !left.is_zero())
+            .map(|left| (token.clone(), Instant::now() + left));
         Ok(token)
     }
 
