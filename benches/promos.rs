@@ -188,7 +188,7 @@ async fn fill_pool(t: &Target, problems: &mut Vec<String>) -> anyhow::Result<(Po
             (last, last_change) = (generated, Instant::now());
         }
         ensure!(last <= POOL, "pool.generated is {generated}, above its size");
-        ensure!(last_change.elapsed() < Duration::from_secs(180), "pool stuck at {generated} codes for 180 s");
+        ensure!(last_change.elapsed() < Duration::from_mins(3), "pool stuck at {generated} codes for 180 s");
     }
     let filled = started.elapsed();
 

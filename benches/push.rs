@@ -190,7 +190,7 @@ async fn bench_backend(
         .await
         .map_err(|e| anyhow::anyhow!("queueing pushes: {e}"))?;
     }
-    let deadline = started + Duration::from_secs(900);
+    let deadline = started + Duration::from_mins(15);
     while mock.pushes().len() < queued_at_start + drain && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -93,9 +93,12 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::conflict("conflict", "the resource already exists")
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => AppError::Unavailable(err.into()),
-            // SQLite gives up after busy_timeout; PostgreSQL may pick us as a deadlock victim.
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => AppError::Unavailable(err.into()),
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection
+                // SQLite gives up after busy_timeout; PostgreSQL may pick us as a deadlock victim.
+                | DatabaseErrorKind::SerializationFailure,
+                _,
+            ) => AppError::Unavailable(err.into()),
             DieselError::DatabaseError(_, info)
                 if info.message().contains("database is locked") || info.message().contains("deadlock detected") =>
             {

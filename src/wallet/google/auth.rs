@@ -14,7 +14,7 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/wallet_object.issuer";
 
 /// Tokens are dropped this long before Google says they expire, so a request never leaves with a
 /// token that dies in flight.
-const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+const REFRESH_MARGIN: Duration = Duration::from_mins(1);
 /// The token lock is held during the exchange: a hung endpoint must not stall every caller forever.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Error text from the endpoint is quoted, but bounded: a proxy error page can be huge.
