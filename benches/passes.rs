@@ -14,6 +14,9 @@
 //! whole Node process). `openssl speed` divides by CPU time, and on a shared machine wall time also
 //! counts the time spent waiting for a core, so the ratios use CPU time.
 
+// Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 mod common;
 
 use std::hint::black_box;
@@ -477,6 +480,8 @@ fn deflated() -> SimpleFileOptions {
 }
 
 /// Keeps the optimiser from dropping the work that made `value`.
+// A `Result`, so that every timed closure can end in it.
+#[allow(clippy::unnecessary_wraps)]
 fn keep<T>(value: T) -> anyhow::Result<()> {
     black_box(value);
     Ok(())

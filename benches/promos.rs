@@ -7,6 +7,9 @@
 //! `BENCH_REQUESTS` (default 3000) and `BENCH_CONCURRENCY` (default 16) tune the shared-code phase;
 //! the contended phase runs at the same concurrency.
 
+// Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -11,6 +11,9 @@
 //! The service, the stand-in, the load and PostgreSQL share the machine: compare runs on one
 //! machine only.
 
+// Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 #[path = "../tests/api/apns_mock.rs"]
 #[allow(dead_code)]
 mod apns_mock;
