@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// (name served under /assets/, path inside web/node_modules/)
+/// (name served under /assets/, path inside `web/node_modules/`)
 const FILES: [(&str, &str); 2] = [
     // The IIFE "ponyfill" build: a plain script (no bundler, no module imports) that defines
     // `BarcodeDetectionAPI` without replacing a native BarcodeDetector.

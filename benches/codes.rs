@@ -5,6 +5,9 @@
 //!
 //! `BENCH_RUNS` (default 5) sets how many timed runs each measurement takes.
 
+// Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

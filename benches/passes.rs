@@ -14,6 +14,9 @@
 //! whole Node process). `openssl speed` divides by CPU time, and on a shared machine wall time also
 //! counts the time spent waiting for a core, so the ratios use CPU time.
 
+// Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 mod common;
 
 use std::hint::black_box;
@@ -23,7 +26,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use common::{env_usize, percentile_ms};
+use common::{count_f64, env_usize, percentile_ms};
 use encarte::wallet::apple::bundle::sign_manifest;
 use encarte::wallet::apple::{
     Design, PassInput, SigningIdentity, build_pkpass, generate_dev_chain, pass_json, pass_strings, render,
@@ -173,13 +176,13 @@ impl Round {
     }
 
     fn wall_rate(&self) -> f64 {
-        self.passes as f64 / self.wall.as_secs_f64()
+        count_f64(self.passes) / self.wall.as_secs_f64()
     }
 
     /// Passes per second of CPU time, or of wall time where CPU time is unknown.
     fn rate(&self) -> f64 {
         match self.cpu.filter(|c| !c.is_zero()) {
-            Some(cpu) => self.passes as f64 / cpu.as_secs_f64(),
+            Some(cpu) => count_f64(self.passes) / cpu.as_secs_f64(),
             None => self.wall_rate(),
         }
     }
@@ -477,6 +480,8 @@ fn deflated() -> SimpleFileOptions {
 }
 
 /// Keeps the optimiser from dropping the work that made `value`.
+// A `Result`, so that every timed closure can end in it.
+#[allow(clippy::unnecessary_wraps)]
 fn keep<T>(value: T) -> anyhow::Result<()> {
     black_box(value);
     Ok(())

@@ -7,6 +7,9 @@
 //! Each backend runs the phase twice on one server: plain purchases, then purchases that each use
 //! one voucher of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the till.
 
+// Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 mod common;
 
 use std::process::ExitCode;
@@ -15,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use common::{PgSchema, env_usize, percentile_ms};
+use common::{PgSchema, count_f64, env_usize, percentile_ms};
 use encarte::config::Config;
 use encarte::startup::Application;
 use reqwest::StatusCode;
@@ -353,9 +356,9 @@ async fn check_balances(target: &Target) -> anyhow::Result<usize> {
     Ok(errors)
 }
 
-/// Nearest-rank percentile of sorted latencies, in milliseconds.
+/// Requests answered per second.
 fn throughput(phase: &Phase) -> f64 {
-    phase.latencies.len() as f64 / phase.elapsed.as_secs_f64()
+    count_f64(phase.latencies.len()) / phase.elapsed.as_secs_f64()
 }
 
 fn print_table(reports: &[Report]) {

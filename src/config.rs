@@ -133,7 +133,7 @@ settings! {
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` and
     /// `X-Forwarded-Host` are believed, for the client address of the rate limits and the host of
     /// the CSRF Origin check. Empty means none: the peer is the client.
-    trusted_proxies: crate::http::client::TrustedProxies = Default::default(),
+    trusted_proxies: crate::http::client::TrustedProxies = crate::http::client::TrustedProxies::default(),
 }
 
 /// Environment variables as the text they are. figment's own `Env` parses each value, so that
@@ -244,7 +244,7 @@ impl Config {
         let mut database_url = None;
         for (key, value) in env {
             match key.strip_prefix("ENCARTE_") {
-                Some("CONFIG") | Some("") => {}
+                Some("CONFIG" | "") => {}
                 Some(name) => settings.push((name.to_ascii_lowercase(), value)),
                 None if key == "DATABASE_URL" => database_url = Some(value),
                 None => {}

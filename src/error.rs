@@ -1,6 +1,6 @@
 //! `AppError`: the one place that decides status codes and error codes.
 //!
-//! Client mistakes carry a stable snake_case `code` and a message meant for the caller. Everything
+//! Client mistakes carry a stable snake-case `code` and a message meant for the caller. Everything
 //! else (database, I/O, bugs) becomes an opaque 500 or 503 whose cause goes to the log only.
 
 use actix_web::http::StatusCode;
@@ -93,9 +93,12 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 AppError::conflict("conflict", "the resource already exists")
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => AppError::Unavailable(err.into()),
-            // SQLite gives up after busy_timeout; PostgreSQL may pick us as a deadlock victim.
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => AppError::Unavailable(err.into()),
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection
+                // SQLite gives up after busy_timeout; PostgreSQL may pick us as a deadlock victim.
+                | DatabaseErrorKind::SerializationFailure,
+                _,
+            ) => AppError::Unavailable(err.into()),
             DieselError::DatabaseError(_, info)
                 if info.message().contains("database is locked") || info.message().contains("deadlock detected") =>
             {

@@ -101,7 +101,7 @@ pub fn file(dir: &Path, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
 pub fn names(dir: &Path, folder: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
     let prefix = format!("{folder}/");
     let mut names: std::collections::BTreeSet<String> =
-        Shipped::iter().filter(|n| n.starts_with(&prefix)).map(|n| n.into_owned()).collect();
+        Shipped::iter().filter(|n| n.starts_with(&prefix)).map(std::borrow::Cow::into_owned).collect();
     collect(&dir.join(folder), folder, &mut names)?;
     Ok(names)
 }

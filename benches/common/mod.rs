@@ -49,10 +49,18 @@ impl Drop for PgSchema {
     }
 }
 
+/// A count as `f64`, for rates: exact up to 2^53, far beyond any count a bench makes.
+#[allow(clippy::cast_precision_loss)]
+pub fn count_f64(n: usize) -> f64 {
+    n as f64
+}
+
 pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    // The float-to-integer cast saturates (NaN is 0), and the rank is clamped into 1..=len below.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let rank = ((p / 100.0) * count_f64(sorted.len())).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
 }

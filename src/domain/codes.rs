@@ -17,10 +17,10 @@ use super::{Invalid, serde_via_parse};
 /// changing it would invalidate every code already printed or shared.
 pub const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// A code guessed at random must miss at least this many times per hit: a pool of N codes needs a
-/// pattern with at least N × MIN_SPARSENESS possible values.
+/// pattern with at least N × `MIN_SPARSENESS` possible values.
 pub const MIN_SPARSENESS: u128 = 1000;
 
-/// ALPHABET.len(), as the modulus of the check arithmetic (the array type pins it to 31).
+/// `ALPHABET.len()`, as the modulus of the check arithmetic (the array type pins it to 31).
 const N: u8 = 31;
 
 const REFERRAL_BODY: usize = 6;
@@ -95,7 +95,7 @@ fn is_dash(c: char) -> bool {
 /// A card's referral code: 6 random ALPHABET symbols and a check symbol (7 in all), shown as
 /// "K7MX-2QE" (4 + 3) and accepted in any case, with or without the dash or spaces.
 ///
-/// 31^6 ≈ 887 million values: at MIN_SPARSENESS, room for 887,000 cards per pool.
+/// 31^6 ≈ 887 million values: at `MIN_SPARSENESS`, room for 887,000 cards per pool.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReferralCode(String);
 
@@ -149,9 +149,9 @@ impl serde::Serialize for ReferralCode {
     }
 }
 
-/// A promo code as stored and looked up: canonical (normalise()), 3 to 40 symbols of [A-Z0-9].
+/// A promo code as stored and looked up: canonical (`normalise()`), 3 to 40 symbols of [A-Z0-9].
 /// Merchant-chosen shared codes ("SUMMER26") need no check symbol; generated ones carry one (see
-/// CodePattern).
+/// `CodePattern`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PromoCode(String);
 
@@ -190,7 +190,7 @@ enum Slot {
     Dash,
 }
 
-/// How a pool of unique codes looks: an optional prefix ([A-Z0-9] after normalise(), may contain
+/// How a pool of unique codes looks: an optional prefix ([A-Z0-9] after `normalise()`, may contain
 /// any letter, e.g. "NOEL"), then a body of random ALPHABET symbols, then one check symbol over the
 /// body (not over the prefix).
 ///
@@ -202,7 +202,7 @@ enum Slot {
 pub struct CodePattern {
     prefix: String,
     slots: Vec<Slot>,
-    /// How many slots are `Random`: between MIN_RANDOMS and MAX_RANDOMS.
+    /// How many slots are `Random`: between `MIN_RANDOMS` and `MAX_RANDOMS`.
     randoms: u32,
 }
 
@@ -246,7 +246,7 @@ impl CodePattern {
     }
 
     /// One code, in canonical form (no dashes). Uniqueness is the caller's business (a unique
-    /// index, or generate_unique()).
+    /// index, or `generate_unique()`).
     pub fn generate(&self, rng: &mut impl Rng) -> PromoCode {
         let mut draft = Draft::new(self);
         draft.fill(rng);
@@ -312,7 +312,7 @@ impl CodePattern {
         shown
     }
 
-    /// `count` distinct codes, in random order. Refuses when capacity() < count × MIN_SPARSENESS
+    /// `count` distinct codes, in random order. Refuses when `capacity()` < count × `MIN_SPARSENESS`
     /// (a guessed code would hit too often), or when count is 0 or above 1,000,000.
     ///
     /// Codes are drawn independently and duplicates dropped, which keeps the draw order uniformly
@@ -382,8 +382,8 @@ struct Draft {
 }
 
 impl Draft {
-    /// `CodePattern::new` has refused any pattern longer than PROMO_MAX or with more than
-    /// MAX_BODY random symbols, so the indexing below stays in bounds.
+    /// `CodePattern::new` has refused any pattern longer than `PROMO_MAX` or with more than
+    /// `MAX_BODY` random symbols, so the indexing below stays in bounds.
     fn new(pattern: &CodePattern) -> Self {
         let mut draft = Draft { bytes: [0; PROMO_MAX], len: 0, places: [0; MAX_BODY], randoms: 0 };
         for b in pattern.prefix.bytes() {
@@ -426,7 +426,7 @@ impl Draft {
     }
 }
 
-/// Hashes the base-31 values drawn in generate_unique with one multiplication. They are our own
+/// Hashes the base-31 values drawn in `generate_unique` with one multiplication. They are our own
 /// uniform random draws, never chosen by a caller, so there is no flooding to defend against, and
 /// SipHash made the inserts of a million-code batch 1.5 to 2 times slower.
 #[derive(Default)]
@@ -453,7 +453,7 @@ impl Hasher for DrawnHasher {
 /// 2^64 / φ, odd: multiplying by it spreads every input bit over the high bits of the hash.
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Room for the longest body (MAX_RANDOMS symbols), on the stack.
+/// Room for the longest body (`MAX_RANDOMS` symbols), on the stack.
 const MAX_BODY: usize = 16;
 
 /// "####-####", "AB##-####": '#' a random symbol, '-' a separator, letters and digits literal.

@@ -24,7 +24,7 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Shows nothing: whitespace, control characters, and Unicode's Default_Ignorable_Code_Point set
+/// Shows nothing: whitespace, control characters, and Unicode's `Default_Ignorable_Code_Point` set
 /// (DerivedCoreProperties.txt, Unicode 16), which renderers draw as nothing at all.
 pub fn is_invisible(c: char) -> bool {
     c.is_whitespace()

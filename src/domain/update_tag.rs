@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-/// Far more than the in-progress list of any real snapshot (bounded by max_connections).
+/// Far more than the in-progress list of any real snapshot (bounded by `max_connections`).
 const MAX_IN_PROGRESS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

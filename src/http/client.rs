@@ -115,7 +115,11 @@ pub fn address(req: &HttpRequest) -> Option<String> {
 
 /// The host (and port) the request was sent to, for comparing with its `Origin`.
 pub fn host(req: &HttpRequest) -> Option<String> {
-    proxies(req).host(req.peer_addr().map(|a| a.ip()), req.headers(), req.uri().authority().map(|a| a.as_str()))
+    proxies(req).host(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        req.uri().authority().map(actix_http::uri::Authority::as_str),
+    )
 }
 
 #[cfg(test)]

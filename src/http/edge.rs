@@ -152,7 +152,7 @@ async fn admit(
     loop {
         let mut chunk = [0u8; 4096];
         let n = match tokio::time::timeout_at(deadline, io.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Err((io, Refusal::Gone)),
+            Ok(Ok(0) | Err(_)) => return Err((io, Refusal::Gone)),
             Ok(Ok(n)) => n,
             Err(_) => return Err((io, Refusal::TooSlow)),
         };
@@ -238,14 +238,14 @@ where
     if workers > 0 {
         builder = builder.workers(workers);
     }
-    builder
+    Ok(builder
         .listen("encarte", listener, move || {
             let (limits, table) = (limits.clone(), table.clone());
             let app = factory().into_factory().map_err(|err| err.into().error_response());
             let http = HttpService::build()
                 .client_request_timeout(head_timeout)
                 .local_addr(local)
-                .finish(map_config(app, move |_| AppConfig::default()));
+                .finish(map_config(app, move |()| AppConfig::default()));
             fn_service(move |io: TcpStream| {
                 let (limits, table) = (limits.clone(), table.clone());
                 async move {
@@ -259,8 +259,8 @@ where
                 }
             })
             .and_then(http)
-        })
-        .map(|b| b.run())
+        })?
+        .run())
 }
 
 /// A request line too long on a kept-alive connection (the first one was checked by the

@@ -37,7 +37,7 @@ pub struct Worker {
 /// "equal jitter" (a random point in the upper half) so that a burst of failures spreads out.
 pub fn backoff(attempts: i32) -> Duration {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let full = Duration::from_secs(2).saturating_mul(2u32.saturating_pow(exp)).min(Duration::from_secs(3600));
+    let full = Duration::from_secs(2).saturating_mul(2u32.saturating_pow(exp)).min(Duration::from_hours(1));
     let half = full / 2;
     half + Duration::from_millis(rand::rng().random_range(0..=u64::try_from(half.as_millis()).unwrap_or(0)))
 }
@@ -152,7 +152,7 @@ impl Worker {
         let mut finished: Vec<Finished> = Vec::new();
         let mut last_purge: Option<std::time::Instant> = None;
         loop {
-            if last_purge.is_none_or(|t| t.elapsed() > Duration::from_secs(600)) {
+            if last_purge.is_none_or(|t| t.elapsed() > Duration::from_mins(10)) {
                 last_purge = Some(std::time::Instant::now());
                 self.purge().await;
             }

@@ -170,9 +170,8 @@ fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResu
         };
         match conn.transaction(|c| card_repo::insert(c, &card)) {
             Ok(()) => return Ok(card),
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                continue;
-            }
+            // Taken: the next round draws another number and code.
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
             Err(e) => return Err(e.into()),
         }
     }

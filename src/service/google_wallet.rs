@@ -200,7 +200,9 @@ pub async fn sync(
         return Ok(());
     }
     ensure_at_google(&db, &google, &s).await.map_err(anyhow_rest)?;
-    let notify = if s.card.balance != synced.synced_balance {
+    let notify = if s.card.balance == synced.synced_balance {
+        false
+    } else {
         let (card_id, program_id) = (s.card.id.clone(), s.card.program_id.clone());
         db.write(move |c| {
             // The card's row lock: two updates of one card can't both take the last notification.
@@ -209,8 +211,6 @@ pub async fn sync(
             Ok(repo::google::take_notification(c, &card_id, &program_id, since, NOTIFICATIONS_PER_DAY)?)
         })
         .await?
-    } else {
-        false
     };
     let patch = objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, notify);
     match google.rest.patch_object(&synced.object_id, &patch).await {

@@ -80,13 +80,13 @@ pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Optio
 /// Explains why a guarded posting was refused, reading the card as it is now.
 pub fn refusal(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<AppError> {
     let card = card_repo::find(conn, p.program_id, p.card_id)?.ok_or_else(card_not_found)?;
-    Ok(if !statuses(p.delta, guard).contains(&card.status) {
-        card_blocked(&card)
-    } else {
+    Ok(if statuses(p.delta, guard).contains(&card.status) {
         AppError::unprocessable(
             "insufficient_points",
             format!("the card has {} points; {} are needed", card.balance, -p.delta),
         )
+    } else {
+        card_blocked(&card)
     })
 }
 

@@ -10,7 +10,7 @@ use crate::helpers::spawn_app_with;
 
 const DEMO_PASSWORD: &str = "demo password for the browser test";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+const NODE_TIMEOUT: Duration = Duration::from_mins(2);
 
 /// The screenshots that every run leaves behind (the names e2e.mjs gives its steps).
 const SCREENSHOTS: &[&str] = &[
@@ -30,12 +30,11 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/browser-screenshots/`, in CARGO_TARGET_DIR when it is set.
+/// `target/browser-screenshots/`, in `CARGO_TARGET_DIR` when it is set.
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|t| if t.is_relative() { manifest_dir().join(t) } else { t })
-        .unwrap_or_else(|| manifest_dir().join("target"));
+        .map_or_else(|| manifest_dir().join("target"), |t| if t.is_relative() { manifest_dir().join(t) } else { t });
     target.join("browser-screenshots")
 }
 

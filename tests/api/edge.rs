@@ -54,7 +54,7 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         match tokio::time::timeout(deadline - Instant::now(), stream.read(&mut sink)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(0) | Err(_)) => return true,
             Ok(Ok(_)) => {}
             Err(_) => return false,
         }

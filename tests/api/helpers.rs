@@ -35,7 +35,7 @@ pub fn postgres_admin_url() -> Option<String> {
 /// A database of its own for one test, removed when the test ends (even when it fails).
 pub enum TestDb {
     Sqlite(tempfile::TempDir),
-    Postgres { admin_url: String, schema: String, _dir: tempfile::TempDir },
+    Postgres { admin_url: String, schema: String, dir: tempfile::TempDir },
 }
 
 impl TestDb {
@@ -48,7 +48,7 @@ impl TestDb {
                     PgConnection::establish(&admin_url).expect("PostgreSQL must be reachable for this suite");
                 conn.batch_execute(&format!("CREATE SCHEMA \"{schema}\"")).expect("create schema");
                 let url = with_search_path(&admin_url, &schema);
-                (TestDb::Postgres { admin_url, schema, _dir: dir }, url)
+                (TestDb::Postgres { admin_url, schema, dir }, url)
             }
             None => {
                 let url = format!("sqlite://{}", dir.path().join("encarte.db").display());
@@ -59,8 +59,7 @@ impl TestDb {
 
     pub fn dir(&self) -> &std::path::Path {
         match self {
-            TestDb::Sqlite(dir) => dir.path(),
-            TestDb::Postgres { _dir, .. } => _dir.path(),
+            TestDb::Sqlite(dir) | TestDb::Postgres { dir, .. } => dir.path(),
         }
     }
 }
@@ -340,7 +339,7 @@ impl TestApp {
             Arc::new(registry),
             WorkerSettings {
                 concurrency: 8,
-                kind_limits: Default::default(),
+                kind_limits: std::collections::HashMap::default(),
                 lease: std::time::Duration::from_secs(30),
                 poll: std::time::Duration::from_millis(10),
                 idempotency_retention: chrono::Duration::hours(48),

@@ -97,7 +97,7 @@ async fn the_welcome_mail_is_written_as_an_eml_file_by_default() {
     assert!(text.contains(&format!("{}/r/{}", app.config.public_url(), card["referral_code"].as_str().unwrap())));
     assert!(text.contains(&format!("Numéro de carte\u{a0}: {}", card["display_number"].as_str().unwrap())), "{text}");
     assert!(!text.contains("Google Wallet"), "Google Wallet is not configured: {text}");
-    assert!(html.contains(&format!("href=\"{}\"", card_link)), "{html}");
+    assert!(html.contains(&format!("href=\"{card_link}\"")), "{html}");
     assert!(html.contains("Bonjour Zoé,"), "{html}");
     assert_eq!(app.count("outbox_jobs", "kind = 'email' AND state = 'done'").await, 1);
 }
@@ -124,7 +124,7 @@ async fn the_magic_link_is_the_signed_login_id() {
     let (text, html) = (mail["text"].as_str().unwrap(), mail["html"].as_str().unwrap());
     assert!(text.contains(&format!("Me connecter\n{link}\n")), "{text}");
     assert!(text.contains("valable 15 minutes"), "{text}");
-    assert!(html.contains(&format!("href=\"{}\"", link)), "{html}");
+    assert!(html.contains(&format!("href=\"{link}\"")), "{html}");
     assert!(eml_files(&app).is_empty(), "the memory mailer took it");
 }
 

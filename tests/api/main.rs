@@ -1,6 +1,9 @@
 //! The one integration-test binary: every module links into it, sharing one build.
 //! `cargo test` runs it on SQLite; `ENCARTE_TEST_DATABASE_URL=postgres://...` runs it on PostgreSQL.
 
+// Test code may unwrap and cast: a panic there is the failure report.
+#![allow(clippy::unwrap_used, clippy::as_conversions)]
+
 mod apns_mock;
 mod google_mock;
 mod helpers;

@@ -171,7 +171,7 @@ async fn failures_are_retried_with_backoff_then_marked_failed() {
 fn backoff_grows_exponentially_with_jitter_and_a_cap() {
     for attempts in 1..=20 {
         let full = std::time::Duration::from_secs(2u64.saturating_mul(1 << (attempts - 1).min(20)))
-            .min(std::time::Duration::from_secs(3600));
+            .min(std::time::Duration::from_hours(1));
         let d = jobs::backoff(attempts);
         assert!(d >= full / 2 && d <= full, "attempt {attempts}: {d:?} not in [{:?}, {full:?}]", full / 2);
     }

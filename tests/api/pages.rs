@@ -373,7 +373,10 @@ async fn asking_for_links_is_rate_limited_per_address() {
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers.contains_key("retry-after"));
     assert!(refused.body.contains("Too many attempts"));
-    assert_eq!(mails(&app, "magic_link").await.len() as i64, encarte::service::customer_auth::PER_EMAIL);
+    assert_eq!(
+        i64::try_from(mails(&app, "magic_link").await.len()).unwrap(),
+        encarte::service::customer_auth::PER_EMAIL
+    );
 }
 
 #[tokio::test]

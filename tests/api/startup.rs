@@ -64,7 +64,7 @@ fn start_and_stop_with(dir: &std::path::Path, env: &[(&str, &str)]) -> String {
     }
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("encarte starts");
     let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         seen.push_str(&line);

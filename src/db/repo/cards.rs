@@ -23,7 +23,7 @@ pub struct Card {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub referral_code: Option<String>,
-    /// Position in the update sequence of the PassKit list call (see the apple_wallet migration).
+    /// Position in the update sequence of the PassKit list call (see the `apple_wallet` migration).
     pub pass_seq: i64,
     /// The pass's Last-Modified: strictly increasing, whole seconds.
     pub pass_updated_at: NaiveDateTime,
@@ -166,7 +166,7 @@ pub fn close_for_erasure(conn: &mut DbConn, program_id: &str, card_id: &str, new
 /// a second must still give two different dates, or a device would be told "not modified").
 ///
 /// On PostgreSQL the sequence is the writing transaction's id; on SQLite a counter (one writer at
-/// a time). See the apple_wallet migration for why a database sequence would lose updates.
+/// a time). See the `apple_wallet` migration for why a database sequence would lose updates.
 pub fn mark_pass_changed(conn: &mut DbConn, card: &Card) -> QueryResult<Card> {
     use chrono::Timelike;
     use diesel::dsl::sql;

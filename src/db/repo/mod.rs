@@ -1,7 +1,7 @@
 //! Queries, one module per table. Functions take `&mut DbConn` so they run inside the caller's
 //! transaction; none of them opens one of its own.
 
-/// `INSERT ... ON CONFLICT DO NOTHING` on either backend (diesel's MultiConnection can't say it),
+/// `INSERT ... ON CONFLICT DO NOTHING` on either backend (diesel's `MultiConnection` can't say it),
 /// giving the number of rows inserted: 1 when the row is new, 0 when it existed.
 macro_rules! insert_or_ignore {
     ($conn:expr, $table:expr, $values:expr) => {

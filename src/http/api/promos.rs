@@ -16,7 +16,7 @@ pub fn attempt(req: &HttpRequest, actor: &Actor, config: &Config) -> Attempt {
     Attempt {
         program_id: actor.program_id.clone(),
         staff_id: actor.staff_id.clone(),
-        address: crate::http::client::address(&req),
+        address: crate::http::client::address(req),
         limits: GuessLimits {
             per_staff: config.promo_guess_limit_staff,
             per_address: config.promo_guess_limit_address,

@@ -217,7 +217,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             other => other.into(),
         }
     };
-    use customer::*;
+    use customer::{
+        card_page, data_export, delete_account, delete_confirm, enrol_program, enrol_referral, login_form, login_link,
+        login_request, login_use, logout, program_page, referral_page,
+    };
     cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(form_error))
         .service(web::resource("/p/{program}").get(program_page).post(enrol_program))
         .service(web::resource("/p/{program}/login").get(login_form).post(login_request))

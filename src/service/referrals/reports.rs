@@ -67,7 +67,7 @@ pub async fn stats(db: &Db, actor: &Actor) -> AppResult<Stats> {
         rejected: 0,
         expired: 0,
         clawed_back: 0,
-        reasons: Default::default(),
+        reasons: std::collections::BTreeMap::default(),
         conversion_rate: 0.0,
     };
     for (status, reason, n) in rows {

@@ -78,7 +78,7 @@ impl Apns {
             .use_native_tls()
             .identity(reqwest::Identity::from_pkcs8_pem(&chain, &key)?)
             .http2_prior_knowledge()
-            .http2_keep_alive_interval(Duration::from_secs(60))
+            .http2_keep_alive_interval(Duration::from_mins(1))
             .http2_keep_alive_while_idle(true)
             .pool_idle_timeout(None)
             .connect_timeout(timeout)
@@ -133,7 +133,7 @@ pub fn classify(status: u16, reason: &str) -> Outcome {
     match (status, reason) {
         (200, _) => Outcome::Delivered,
         (410, _) | (400, "BadDeviceToken") => Outcome::TokenGone(what),
-        (429, _) | (500..=599, _) => Outcome::Retry(what),
+        (429 | 500..=599, _) => Outcome::Retry(what),
         _ => Outcome::Misconfigured(what),
     }
 }

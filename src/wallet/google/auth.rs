@@ -14,7 +14,7 @@ pub const SCOPE: &str = "https://www.googleapis.com/auth/wallet_object.issuer";
 
 /// Tokens are dropped this long before Google says they expire, so a request never leaves with a
 /// token that dies in flight.
-const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+const REFRESH_MARGIN: Duration = Duration::from_mins(1);
 /// The token lock is held during the exchange: a hung endpoint must not stall every caller forever.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Error text from the endpoint is quoted, but bounded: a proxy error page can be huge.
@@ -72,7 +72,7 @@ impl ServiceAccount {
         Ok(account)
     }
 
-    /// RS256 JWT (header {"alg":"RS256","typ":"JWT","kid":private_key_id}) over any serializable claims,
+    /// RS256 JWT (header `{"alg":"RS256","typ":"JWT","kid":private_key_id}`) over any serializable claims,
     /// signed with openssl (SHA-256, PKCS#1 v1.5), base64url without padding.
     pub fn sign_jwt<C: Serialize>(&self, claims: &C) -> Result<String, AuthError> {
         #[derive(Serialize)]
@@ -110,7 +110,7 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, AuthError> {
 }
 
 /// Access tokens for the Wallet API: one exchange, cached until 60 s before expiry; concurrent callers
-/// wait for one refresh (single flight, tokio::sync::Mutex).
+/// wait for one refresh (single flight, `tokio::sync::Mutex`).
 pub struct TokenSource {
     account: ServiceAccount,
     http: reqwest::Client,
@@ -132,8 +132,10 @@ impl TokenSource {
         }
         let (token, expires_in) = self.exchange().await?;
         // A token that is already inside the margin is handed out once but never reused.
-        *cached =
-            (expires_in > REFRESH_MARGIN).then(|| (token.clone(), Instant::now() + (expires_in - REFRESH_MARGIN)));
+        *cached = expires_in
+            .checked_sub(REFRESH_MARGIN)
+            .filter(|left| !left.is_zero())
+            .map(|left| (token.clone(), Instant::now() + left));
         Ok(token)
     }
 

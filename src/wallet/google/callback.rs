@@ -262,7 +262,7 @@ pub mod test_support {
     use openssl::sign::Signer;
     use serde_json::json;
 
-    use super::*;
+    use super::{Engine, MessageDigest, Nid, PKey, PROTOCOL, STANDARD, lv_bytes};
 
     /// A fake Google signing chain: a P-256 root key and an intermediate key signed by it.
     pub struct FakeGoogle {

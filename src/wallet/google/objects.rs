@@ -4,9 +4,6 @@
 
 use serde_json::{Value, json};
 
-/// Google's limit for `balance.int` (int32); larger balances go as a string.
-const INT32_MAX: i64 = i32::MAX as i64;
-
 /// Ids are `<issuer id>.<suffix>`, the suffix of letters, digits, '.', '_' and '-' only. Ours
 /// come from opaque database ids: no personal data ends up in save links or Google's logs.
 fn id(issuer_id: &str, prefix: &str, opaque: &str) -> String {
@@ -106,7 +103,9 @@ pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
 }
 
 fn points(balance: i64) -> Value {
-    let balance = if (-INT32_MAX..=INT32_MAX).contains(&balance) {
+    // Google's limit for `balance.int` (int32); larger balances go as a string.
+    let int32_max = i64::from(i32::MAX);
+    let balance = if (-int32_max..=int32_max).contains(&balance) {
         json!({"int": balance})
     } else {
         json!({"string": balance.to_string()})

@@ -25,7 +25,7 @@ const SPACING: Duration = Duration::from_millis(50);
 pub enum RestError {
     #[error("not found at Google")]
     NotFound,
-    /// 409 on an insert: the caller PATCHes instead.
+    /// 409 on an insert: the caller sends a PATCH instead.
     #[error("already exists at Google")]
     Exists,
     /// 429, 5xx, timeouts, an expired token: worth another try later.
@@ -109,7 +109,7 @@ impl Rest {
     }
 
     /// Inserts the class or object (`kind`: `loyaltyClass` / `loyaltyObject`); when it already
-    /// exists, PATCHes it with the same body.
+    /// exists, sends the same body as a PATCH.
     pub async fn upsert(&self, kind: &str, resource: &Value) -> Result<(), RestError> {
         let id = resource["id"].as_str().unwrap_or_default();
         match self.send(Method::POST, &format!("/{kind}"), resource).await {

@@ -35,7 +35,7 @@ struct ObjectRef<'a> {
     class_id: &'a str,
 }
 
-/// https://pay.google.com/gp/v/save/<jwt> with the skinny payload {loyaltyObjects:[{id, classId}]}.
+/// `https://pay.google.com/gp/v/save/<jwt>` with the skinny payload {loyaltyObjects:[{id, classId}]}.
 /// `now` is a parameter so links are reproducible in tests; there is no `exp`, Google ignores it.
 pub fn save_url(
     account: &ServiceAccount,
