@@ -137,7 +137,7 @@ pub fn give_back(conn: &mut DbConn, purchase_id: &str, now: NaiveDateTime) -> Qu
         vouchers::table.filter(vouchers::purchase_id.eq(purchase_id)).filter(vouchers::state.eq(VoucherState::Used));
     let mut n = 0;
     for (valid, state) in [(true, VoucherState::Active), (false, VoucherState::Expired)] {
-        let rows = used.clone();
+        let rows = used;
         let target = if valid {
             diesel::update(rows.filter(vouchers::expires_at.gt(now))).into_boxed()
         } else {

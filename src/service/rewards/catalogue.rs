@@ -5,15 +5,16 @@ use crate::db::repo::rewards::Reward;
 use crate::db::{Db, repo};
 use crate::domain::money::Cents;
 use crate::domain::role::Role;
+use crate::domain::text::RewardName;
 use crate::error::{AppError, AppResult};
 use crate::service::Actor;
 
 fn fill(reward: &mut Reward, input: RewardInput, now: chrono::NaiveDateTime) {
     let (kind, value, item) = input.voucher.parts();
     reward.name = input.name.into_inner();
-    reward.name_fr = input.name_fr.map(|n| n.into_inner());
+    reward.name_fr = input.name_fr.map(RewardName::into_inner);
     reward.cost_points = input.cost_points.get();
-    reward.voucher_kind = kind.to_owned();
+    kind.clone_into(&mut reward.voucher_kind);
     reward.voucher_value = value;
     reward.voucher_item = item.map(str::to_owned);
     reward.validity_days = input.validity_days.get();
