@@ -14,6 +14,19 @@ pub fn hit(conn: &mut DbConn, key: &str, window_start: NaiveDateTime) -> QueryRe
         .get_result(conn)
 }
 
+/// Whether any `(key, limit)` already has `limit` hits in the window: a read, for limits counted
+/// only after the fact (see `promo_codes::guarded_sparse`).
+pub fn at_limit(conn: &mut DbConn, keys: &[(String, i64)], window_start: NaiveDateTime) -> QueryResult<bool> {
+    for (key, limit) in keys {
+        let hits: Option<i64> =
+            rate_limits::table.find((key, window_start)).select(rate_limits::hits).first(conn).optional()?;
+        if hits.is_some_and(|h| h >= *limit) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// One more hit on every `(key, limit)`; true when any of them is now past its limit. Every key
 /// is counted, even after the first one over, so that each limit sees every attempt.
 pub fn hit_all(conn: &mut DbConn, keys: &[(String, i64)], window_start: NaiveDateTime) -> QueryResult<bool> {

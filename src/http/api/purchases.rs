@@ -26,8 +26,15 @@ pub async fn create(
         }
         let attempt = super::promos::attempt(&req, &actor, &config);
         let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let promo = input.promo_code.is_some();
         let recorded = purchases::record(&db, &actor, idem, input);
-        return promo_codes::guarded_all(&db, &attempt, &codes, recorded).await.map(stored);
+        // A promo code can be short and shared: counted before it is tried. Vouchers alone are
+        // too sparse to guess and are counted only when they miss.
+        return if promo {
+            promo_codes::guarded_all(&db, &attempt, &codes, recorded).await.map(stored)
+        } else {
+            promo_codes::guarded_sparse(&db, &attempt, &codes, recorded).await.map(stored)
+        };
     }
     purchases::record(&db, &actor, idem, input).await.map(stored)
 }
