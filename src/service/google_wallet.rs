@@ -227,7 +227,8 @@ pub async fn sync(
     } else {
         false
     };
-    let patch = objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, s.vouchers.as_ref(), notify);
+    let patch =
+        objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, s.vouchers.as_ref(), notify);
     match google.rest.patch_object(&synced.object_id, &patch).await {
         Ok(()) => {}
         // Deleted at Google (or never made it): create it again, whole.

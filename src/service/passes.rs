@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Actor;
 use super::card_changes;
-use super::vouchers;
 use super::cards::{card_not_found, find_card};
+use super::vouchers;
 use crate::db::repo::cards::Card;
 use crate::db::repo::programs::{Program, Seen};
 use crate::db::{Db, DbConn, blocking, repo};

@@ -194,24 +194,22 @@ fn pass_json_has_the_store_card_fields() {
     let primary = &pass.store_card.primary_fields[0];
     assert_eq!((primary.key, &primary.value), ("balance", &FieldValue::Number(1250)));
     let card = &pass.store_card;
-    let keys: Vec<&str> = [
-        &card.header_fields,
-        &card.primary_fields,
-        &card.secondary_fields,
-        &card.auxiliary_fields,
-        &card.back_fields,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|f| f.key)
-    .collect();
+    let keys: Vec<&str> =
+        [&card.header_fields, &card.primary_fields, &card.secondary_fields, &card.auxiliary_fields, &card.back_fields]
+            .into_iter()
+            .flatten()
+            .map(|f| f.key)
+            .collect();
     assert_eq!(
         keys,
         ["balance", "member", "vouchers", "number", "referral", "vouchers_list", "recent", "terms", "contact"]
     );
     let vouchers = &card.auxiliary_fields[0];
     assert_eq!(vouchers.value, FieldValue::Text("1 · expire le 31/05".into()));
-    assert_eq!((vouchers.label, vouchers.change_message), (Some("encarte.vouchers.label"), Some("encarte.vouchers.changed")));
+    assert_eq!(
+        (vouchers.label, vouchers.change_message),
+        (Some("encarte.vouchers.label"), Some("encarte.vouchers.changed"))
+    );
     // No usable voucher: no field at all, rather than a "0" on every glance.
     let none = pass::pass(&PassInput { vouchers_summary: None, vouchers: vec![], ..sample_input() }, &FIXTURE.design)
         .expect("pass");

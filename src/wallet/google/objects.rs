@@ -95,12 +95,7 @@ pub struct TextModule {
 /// `textModulesData` as the object and its patches carry it: the list is replaced whole, so an
 /// empty one takes the vouchers module away once the last voucher is used.
 fn text_modules(vouchers: Option<&TextModule>) -> Value {
-    Value::Array(
-        vouchers
-            .iter()
-            .map(|m| json!({"id": "vouchers", "header": m.header, "body": m.body}))
-            .collect(),
-    )
+    Value::Array(vouchers.iter().map(|m| json!({"id": "vouchers", "header": m.header, "body": m.body})).collect())
 }
 
 pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
@@ -201,7 +196,8 @@ mod tests {
             json!({"string": "3000000000"})
         );
         assert!(balance_patch(1, true, None, false).get("notifyPreference").is_none());
-        let module = TextModule { header: "Vouchers: 1 · ends 31 May".into(), body: "€5.00 · K7MX-2QE9-AB4".into() };
+        let module =
+            TextModule { header: "Vouchers: 1 · ends 31 May".into(), body: "€5.00 · K7MX-2QE9-AB4".into() };
         assert_eq!(
             balance_patch(1, true, Some(&module), false)["textModulesData"],
             json!([{"id": "vouchers", "header": "Vouchers: 1 · ends 31 May", "body": "€5.00 · K7MX-2QE9-AB4"}])
