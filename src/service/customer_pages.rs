@@ -14,13 +14,13 @@ use chrono::TimeZone as _;
 use super::idempotency::{self, Idempotent};
 use super::{rewards, vouchers};
 use crate::db::{Db, DbConn, repo};
-use crate::domain::money;
-use crate::domain::voucher::VoucherCode;
 use crate::domain::card::CardNumber;
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
+use crate::domain::money;
 use crate::domain::status::CardStatus;
 use crate::domain::text::{IdempotencyKey, Locale, PersonName, Phone};
+use crate::domain::voucher::VoucherCode;
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, Mail};
 

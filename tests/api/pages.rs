@@ -606,8 +606,8 @@ async fn a_signed_in_customer_claims_a_reward_on_the_card_page_once() {
     let seen = stranger.get(&path).await;
     assert!(seen.body.contains("A free coffee") && seen.body.contains("id=\"claim-login\""), "{}", seen.body);
     assert!(!seen.body.contains("class=\"claim\""));
-    let forged =
-        stranger.post(&format!("{path}/rewards/{coffee}"), &[("csrf", &seen.csrf()), ("key", "forged-1")]).await;
+    let token = stranger.get("/p/shop").await.csrf();
+    let forged = stranger.post(&format!("{path}/rewards/{coffee}"), &[("csrf", &token), ("key", "forged-1")]).await;
     assert_eq!(forged.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(forged.body.contains("Log in with a link sent to your e-mail to claim a reward."), "{}", forged.body);
 
@@ -629,7 +629,8 @@ async fn a_signed_in_customer_claims_a_reward_on_the_card_page_once() {
     assert_eq!(app.balance(card["id"].as_str().unwrap()).await, 10);
     assert_eq!(app.count("vouchers", "1 = 1").await, 1);
 
-    let (_, vouchers) = app.get(&format!("/api/v1/cards/{}/vouchers", card["id"].as_str().unwrap()), &app.staff.cashier).await;
+    let (_, vouchers) =
+        app.get(&format!("/api/v1/cards/{}/vouchers", card["id"].as_str().unwrap()), &app.staff.cashier).await;
     let code = vouchers[0]["code_display"].as_str().unwrap();
     let shown = phone.get(&path).await;
     assert!(shown.body.contains("id=\"vouchers\"") && shown.body.contains(code), "{}", shown.body);
@@ -642,8 +643,7 @@ async fn a_signed_in_customer_claims_a_reward_on_the_card_page_once() {
     let short = phone.post(&action, &[("csrf", &shown.csrf()), ("key", "short-1")]).await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(short.body.contains("You don&#x27;t have enough points for this reward yet."), "{}", short.body);
-    let unknown =
-        phone.post(&format!("{path}/rewards/nope"), &[("csrf", &shown.csrf()), ("key", "other-key")]).await;
+    let unknown = phone.post(&format!("{path}/rewards/nope"), &[("csrf", &shown.csrf()), ("key", "other-key")]).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
     let big_claim = phone.post(&format!("{path}/rewards/{big}"), &[("csrf", &shown.csrf()), ("key", "big-1")]).await;
     assert_eq!(big_claim.status, StatusCode::UNPROCESSABLE_ENTITY);

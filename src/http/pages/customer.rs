@@ -302,9 +302,9 @@ pub async fn claim_reward(
         let key = IdempotencyKey::parse(key).map_err(|e| AppError::invalid_field("key", e.to_string()))?;
         let session = page.cookie(SESSION_COOKIE);
         match customer_pages::claim_reward(page.db(), token.clone(), reward_id, session, key).await {
-            Ok(()) => Ok(HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, format!("/c/{token}#vouchers")))
-                .finish()),
+            Ok(()) => {
+                Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/c/{token}#vouchers"))).finish())
+            }
             Err(e) if CLAIM_REFUSALS.contains(&e.code()) => {
                 let notice = format!("claim.error.{}", e.code());
                 card_view(&page, &google, token, StatusCode::UNPROCESSABLE_ENTITY, Some(notice.as_str())).await
