@@ -37,22 +37,22 @@ pub fn create_in(
     now: chrono::NaiveDateTime,
 ) -> AppResult<Reward> {
     let mut reward = Reward {
-            id: repo::new_id(),
-            program_id: program_id.to_owned(),
-            name: String::new(),
-            name_fr: None,
-            cost_points: 0,
-            voucher_kind: String::new(),
-            voucher_value: None,
-            voucher_item: None,
-            validity_days: 0,
-            min_purchase_cents: 0,
-            stock: None,
-            active: true,
-            archived_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        id: repo::new_id(),
+        program_id: program_id.to_owned(),
+        name: String::new(),
+        name_fr: None,
+        cost_points: 0,
+        voucher_kind: String::new(),
+        voucher_value: None,
+        voucher_item: None,
+        validity_days: 0,
+        min_purchase_cents: 0,
+        stock: None,
+        active: true,
+        archived_at: None,
+        created_at: now,
+        updated_at: now,
+    };
     fill(&mut reward, input, now);
     repo::rewards::insert(c, &reward)?;
     Ok(reward)
