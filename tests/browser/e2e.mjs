@@ -429,7 +429,7 @@ async function run(browser) {
   await expectText(customer, '#vouchers .voucher-value', /^5,00\s€$|^€5\.00$/, 'the new voucher');
   await expectVisible(customer, '#vouchers .qr svg', "the voucher's QR code");
   const voucherCode = await expectText(customer, '#vouchers .voucher-code', /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{3}$/, 'the voucher code');
-  await expectText(customer, '#vouchers .hint', /^Valid until /, "the voucher's end");
+  await expectText(customer, '#vouchers .voucher .hint', /^Valid until /, "the voucher's end");
   await screenshot(customer, 'card-voucher');
   passed(`i. the claim redirects to the card page, which shows the voucher ${voucherCode} and its QR code`);
 

@@ -294,7 +294,7 @@
       vouchers.push({ code: v.code, display: v.code_display, value: v.value });
       $("voucher-input").value = "";
       renderVouchers();
-      if (!card) lookUp(v.card_id);
+      if (!card) lookUp(v.card_id, true);
     }, function () {
       setBusy(false);
       showError(msg("network"), false);
@@ -303,10 +303,11 @@
 
   // ---- finding a card ---------------------------------------------------------------------
 
-  function lookUp(raw) {
-    if (!card && voucherCode(raw)) return addVoucher(raw);
+  // `exact`: a card id (its dashes are part of it), not what a cashier typed.
+  function lookUp(raw, exact) {
+    if (!card && !exact && voucherCode(raw)) return addVoucher(raw);
     // Card numbers are typed with spaces or dashes; scanned barcodes have none.
-    var ref = String(raw).replace(/[\s-]/g, "");
+    var ref = exact ? String(raw) : String(raw).replace(/[\s-]/g, "");
     if (!ref) return showError(msg("card_empty"), false);
     if (busy) return;
     setBusy(true);
