@@ -78,6 +78,8 @@ fn pass_input(i: usize) -> PassInput {
         member_first_name: Some("Zoé".into()),
         referral_link: Some(format!("https://loyalty.example.com/r/ZOE{i}")),
         recent: vec![format!("2026-11-30  +{}", i % 50), "2026-11-28  -50".into(), "2026-11-21  +12".into()],
+        vouchers_summary: None,
+        vouchers: Vec::new(),
         voided: false,
         web_service_url: WEB_SERVICE_URL.into(),
         pass_type_id: DEV_PASS_TYPE_ID.into(),

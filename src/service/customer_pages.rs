@@ -9,12 +9,18 @@ use super::customer_auth;
 use super::customers::{Enrolment, Purpose, enrol_in};
 use crate::db::repo::cards::Card;
 use crate::db::repo::programs::Program;
-use crate::db::{Db, repo};
+use chrono::TimeZone as _;
+
+use super::idempotency::{self, Idempotent};
+use super::{rewards, vouchers};
+use crate::db::{Db, DbConn, repo};
 use crate::domain::card::CardNumber;
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
+use crate::domain::money;
 use crate::domain::status::CardStatus;
-use crate::domain::text::{Locale, PersonName, Phone};
+use crate::domain::text::{IdempotencyKey, Locale, PersonName, Phone};
+use crate::domain::voucher::VoucherCode;
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, Mail};
 
@@ -198,6 +204,36 @@ pub struct CardView {
     pub customer_locale: Locale,
     /// The visitor is signed in as this card's customer: the data buttons work.
     pub manage: bool,
+    /// Usable vouchers, soonest end first.
+    pub vouchers: Vec<VoucherView>,
+    /// The active rewards, cheapest first.
+    pub rewards: Vec<RewardView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VoucherView {
+    /// What its QR code holds and the till reads.
+    pub code: String,
+    /// "K7MX-2QE9-AB4", to read out or type.
+    pub code_display: String,
+    /// "5,00 €", "10 %" or the item.
+    pub value: String,
+    /// The last day it is valid, in the programme's time zone.
+    pub expires_on: String,
+    /// The purchase it needs, in words; None without a minimum.
+    pub min_purchase: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RewardView {
+    pub id: String,
+    pub name: String,
+    pub cost_points: i64,
+    pub value: String,
+    pub validity_days: i64,
+    /// Points still missing: 0 when the balance covers it.
+    pub missing_points: i64,
+    pub sold_out: bool,
 }
 
 /// The answer for a card link that leads nowhere (mistyped, or the card's holder erased it).
@@ -223,8 +259,11 @@ pub async fn card(db: &Db, link_token: String, lang: Locale, session: Option<Str
                 points: e.delta,
             })
             .collect();
-        let mut view = view(&program, &customer.first_name, &card, entries, Locale::from_db(&customer.locale));
+        let locale = Locale::from_db(&customer.locale);
+        let mut view = view(&program, &customer.first_name, &card, entries, locale);
         view.manage = manage;
+        view.vouchers = voucher_views(c, &program, &card, lang, format)?;
+        view.rewards = reward_views(c, &program, &card, lang)?;
         Ok(view)
     })
     .await
@@ -243,7 +282,77 @@ fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView
         entries,
         customer_locale: locale,
         manage: false,
+        vouchers: Vec::new(),
+        rewards: Vec::new(),
     }
+}
+
+fn voucher_views(
+    c: &mut DbConn,
+    program: &Program,
+    card: &Card,
+    lang: Locale,
+    date_format: &str,
+) -> AppResult<Vec<VoucherView>> {
+    let tz = program.tz();
+    repo::vouchers::usable(c, &card.id, repo::now())?
+        .iter()
+        .map(|v| {
+            Ok(VoucherView {
+                code: v.code.clone(),
+                code_display: VoucherCode::from_db(v.code.clone()).display(),
+                value: vouchers::value_text(&vouchers::value_of(v)?, &program.currency, lang),
+                expires_on: tz.from_utc_datetime(&v.expires_at).format(date_format).to_string(),
+                min_purchase: (v.min_purchase_cents > 0)
+                    .then(|| money::display(v.min_purchase_cents, &program.currency, lang)),
+            })
+        })
+        .collect()
+}
+
+/// The catalogue as the customer sees it: what is claimable now, archived and paused ones left
+/// out (a claim of those would only be refused).
+fn reward_views(c: &mut DbConn, program: &Program, card: &Card, lang: Locale) -> AppResult<Vec<RewardView>> {
+    let mut rewards: Vec<RewardView> = repo::rewards::list(c, &program.id, false)?
+        .iter()
+        .filter(|r| r.active)
+        .map(|r| {
+            Ok(RewardView {
+                id: r.id.clone(),
+                name: rewards::name_in(r, lang).to_owned(),
+                cost_points: r.cost_points,
+                value: vouchers::value_text(&rewards::value_of(r)?, &program.currency, lang),
+                validity_days: r.validity_days,
+                missing_points: (r.cost_points - card.balance).max(0),
+                sold_out: r.stock == Some(0),
+            })
+        })
+        .collect::<AppResult<_>>()?;
+    rewards.sort_by_key(|r| r.cost_points);
+    Ok(rewards)
+}
+
+/// The customer claims a reward from the card page. Only with a magic-link session of the card's
+/// customer: the card link alone travels in forwarded e-mails and screenshots, and spending
+/// someone's points needs more than that. The form's hidden key makes a double submit (a second
+/// tap, a reload of the POST) replay the first claim instead of spending the points twice.
+pub async fn claim_reward(
+    db: &Db,
+    link_token: String,
+    reward_id: String,
+    session: Option<String>,
+    key: IdempotencyKey,
+) -> AppResult<()> {
+    db.write(move |c| {
+        let card = super::privacy::own_card(c, &link_token, session.as_deref())?;
+        let program = repo::programs::find(c, &card.program_id)?;
+        let idem = Idempotent::new(key, &format!("page POST /c/{link_token}/rewards/{reward_id}"), &())?;
+        idempotency::once(c, &program.id, &idem, actix_web::http::StatusCode::SEE_OTHER, |c| {
+            rewards::claim::claim_in(c, &program, &card, &reward_id, None, repo::now())
+        })?;
+        Ok(())
+    })
+    .await
 }
 
 /// The ledger kinds the catalogs name; anything newer reads as "other".

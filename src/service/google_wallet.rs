@@ -30,6 +30,7 @@ struct Snapshot {
     class: Value,
     class_fingerprint: String,
     object: Value,
+    vouchers: Option<objects::TextModule>,
     synced: Option<GoogleObject>,
 }
 
@@ -70,6 +71,11 @@ fn snapshot(
     if let Some(code) = card.live_referral_code() {
         links.push(("Invite a friend", format!("{public_url}/r/{code}")));
     }
+    // Google has no localisation keys: the module is written in the holder's language.
+    let locale = crate::domain::text::Locale::from_db(&customer.locale);
+    let vouchers = super::vouchers::shown::on_pass(conn, &program, &card.id, locale, repo::now())?.map(|s| {
+        objects::TextModule { header: format!("{}{}{}", s.label, colon(locale), s.summary), body: s.lines.join("\n") }
+    });
     let object = objects::loyalty_object(&ObjectInput {
         issuer_id: &google.issuer_id,
         program_id: &program.id,
@@ -81,9 +87,18 @@ fn snapshot(
         barcode: &card.barcode,
         active: card.status == CardStatus::Active,
         links,
+        vouchers: vouchers.clone(),
     });
     let synced = repo::google::find_object(conn, &card.id)?;
-    Ok(Snapshot { card, class, class_fingerprint, object, synced })
+    Ok(Snapshot { card, class, class_fingerprint, object, vouchers, synced })
+}
+
+/// French puts a (non-breaking) space before a colon.
+fn colon(locale: crate::domain::text::Locale) -> &'static str {
+    match locale {
+        crate::domain::text::Locale::Fr => "\u{a0}: ",
+        crate::domain::text::Locale::En => ": ",
+    }
 }
 
 fn rest_error(e: RestError) -> AppError {
@@ -212,7 +227,8 @@ pub async fn sync(
         })
         .await?
     };
-    let patch = objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, notify);
+    let patch =
+        objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, s.vouchers.as_ref(), notify);
     match google.rest.patch_object(&synced.object_id, &patch).await {
         Ok(()) => {}
         // Deleted at Google (or never made it): create it again, whole.

@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::Actor;
 use super::card_changes;
 use super::cards::{card_not_found, find_card};
+use super::vouchers;
 use crate::db::repo::cards::Card;
 use crate::db::repo::programs::{Program, Seen};
 use crate::db::{Db, DbConn, blocking, repo};
 use crate::domain::card::CardNumber;
 use crate::domain::role::Role;
 use crate::domain::status::CardStatus;
-use crate::domain::text::excerpt;
+use crate::domain::text::{Locale, excerpt};
 use crate::error::{AppError, AppResult};
 use crate::jobs::Job;
 use crate::wallet::AppleWallet;
@@ -107,6 +108,9 @@ fn input(
             format!("{day}  {:+}", e.delta)
         })
         .collect();
+    // In the holder's language, like their e-mails: the summary is text, not a localisation key.
+    let shown = vouchers::shown::on_pass(conn, program, &card.id, Locale::from_db(&customer.locale), repo::now())?;
+    let (vouchers_summary, vouchers) = shown.map_or((None, Vec::new()), |s| (Some(s.summary), s.lines));
     Ok(PassInput {
         program_name: program.name.clone(),
         organization: None,
@@ -118,6 +122,8 @@ fn input(
         member_first_name: Some(customer.first_name),
         referral_link: card.live_referral_code().map(|code| format!("{public_url}/r/{code}")),
         recent,
+        vouchers_summary,
+        vouchers,
         voided: card.status == CardStatus::Closed,
         web_service_url: wallet.web_service_url.clone(),
         pass_type_id: wallet.identity.pass_type_id().to_owned(),

@@ -17,7 +17,7 @@ fn needs_login() -> AppError {
 }
 
 /// The card behind `link_token`, if the session is its customer's.
-fn own_card(conn: &mut DbConn, link_token: &str, session: Option<&str>) -> AppResult<Card> {
+pub fn own_card(conn: &mut DbConn, link_token: &str, session: Option<&str>) -> AppResult<Card> {
     let card = repo::cards::find_by_link_token(conn, link_token)?.ok_or_else(super::customer_pages::link_not_found)?;
     let session = session.ok_or_else(needs_login)?;
     let signed_in = customer_auth::session_customer(conn, session)?;

@@ -170,6 +170,18 @@ pub fn ensure_demo(conn: &mut DbConn, password: Option<&str>) -> AppResult<Optio
         clawback: true,
     };
     repo::referrals::save_settings(conn, &referral.into_settings(&created.program.id)?)?;
+    // A catalogue to claim from; threshold conversion stays off (no conversion settings), so
+    // points wait for the customer's choice rather than turning into vouchers by themselves.
+    for reward in [
+        serde_json::json!({"name": "A free coffee", "name_fr": "Un café offert", "cost_points": 80,
+                           "voucher": {"item": "a coffee"}, "validity_days": 30}),
+        serde_json::json!({"name": "5 € off", "name_fr": "5 € de remise", "cost_points": 400,
+                           "voucher": {"amount_off_cents": 500}, "validity_days": 60}),
+    ] {
+        let input = serde_json::from_value(reward)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the demo catalogue does not parse: {e}")))?;
+        super::rewards::catalogue::create_in(conn, &created.program.id, input, repo::now())?;
+    }
     Ok(Some(DemoLogin { emails, password }))
 }
 

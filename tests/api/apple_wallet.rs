@@ -373,3 +373,73 @@ async fn a_change_that_commits_late_is_still_listed() {
     assert_eq!(status, StatusCode::OK);
     assert!(serials.contains(&a.serial), "A committed after the tag was handed out: {serials:?}");
 }
+
+/// The day a voucher ends, as the programme (Europe/Paris) reads it, from the API's UTC instant.
+pub fn paris_day(expires_at: &Value) -> chrono::NaiveDate {
+    let at = chrono::DateTime::parse_from_rfc3339(expires_at.as_str().expect("expires_at")).expect("RFC 3339");
+    at.with_timezone(&chrono_tz::Europe::Paris).date_naive()
+}
+
+#[tokio::test]
+async fn a_claimed_voucher_shows_on_the_pass_and_reaches_the_phone() {
+    let (app, mock) = app_with_mock().await;
+    let card = card(&app, "vouchers@example.fr").await;
+    assert_eq!(register(&app, "device-v", &card, PUSH_TOKEN).await, StatusCode::CREATED);
+    let reward = app
+        .create_reward(&json!({"name": "5 € off", "name_fr": "5 € de remise", "cost_points": 40,
+                               "voucher": {"amount_off_cents": 500}, "validity_days": 30}))
+        .await;
+    app.purchase(&app.staff.cashier, &card.barcode, 4250, "v-p1").await;
+    app.run_jobs().await;
+    let pushes = mock.pushes().len();
+
+    let pass_path = format!("/wallet/apple/v1/passes/{PASS_TYPE}/{}", card.serial);
+    let auth = format!("ApplePass {}", card.token);
+    let pass = || async {
+        let res = call(&app, Method::GET, &pass_path, Some(&auth), None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        pass_json(&res.bytes().await.unwrap())
+    };
+    let before = pass().await;
+    assert!(before["storeCard"].get("auxiliaryFields").is_none(), "no voucher, no field: {before}");
+
+    let (status, claimed) = app.claim(&card.barcode, &reward, "v-claim").await;
+    assert_eq!(status, StatusCode::CREATED, "{claimed}");
+    assert_eq!(app.count("outbox_jobs", "kind = 'card_changed' AND state = 'pending'").await, 1, "the pass changes");
+    let day = paris_day(&claimed["voucher"]["expires_at"]);
+    let code = claimed["voucher"]["code_display"].as_str().unwrap();
+
+    let after = pass().await;
+    let front = &after["storeCard"]["auxiliaryFields"];
+    assert_eq!(
+        front,
+        &json!([{"key": "vouchers", "label": "encarte.vouchers.label", "changeMessage": "encarte.vouchers.changed",
+                 "value": format!("1 · expire le {}", day.format("%d/%m"))}]),
+        "{after}"
+    );
+    let back = after["storeCard"]["backFields"].as_array().unwrap();
+    let list = back.iter().find(|f| f["key"] == "vouchers_list").expect("the list on the back");
+    assert_eq!(list["label"], "encarte.vouchers_list.label");
+    assert_eq!(list["value"], format!("5,00\u{a0}€ · {code} · jusqu'au {}", day.format("%d/%m/%Y")));
+    assert_eq!(after["storeCard"]["primaryFields"][0]["value"], 2, "42 - 40 points");
+
+    app.run_jobs().await;
+    assert_eq!(mock.pushes().len(), pushes + 1, "the claim is pushed to the registered phone");
+
+    // Used at the till: the front field goes, the pass is pushed again.
+    let (status, bought) = app
+        .post(
+            "/api/v1/purchases",
+            &app.staff.cashier,
+            Some("v-p2"),
+            &json!({"card": card.barcode, "amount_cents": 1200, "currency": "EUR", "vouchers": [code]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bought}");
+    assert_eq!(bought["discount_cents"], 500);
+    let used = pass().await;
+    assert!(used["storeCard"].get("auxiliaryFields").is_none(), "{used}");
+    assert!(used["storeCard"]["backFields"].as_array().unwrap().iter().all(|f| f["key"] != "vouchers_list"));
+    app.run_jobs().await;
+    assert_eq!(mock.pushes().len(), pushes + 2);
+}

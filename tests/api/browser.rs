@@ -24,6 +24,9 @@ const SCREENSHOTS: &[&str] = &[
     "08-staff-purchase.png",
     "09-card-after-purchase.png",
     "10-csrf-forged-form.png",
+    "11-card-rewards.png",
+    "12-card-voucher.png",
+    "13-staff-voucher-purchase.png",
 ];
 
 fn manifest_dir() -> &'static Path {

@@ -90,10 +90,13 @@ async fn the_save_link_creates_the_class_and_object_then_purchases_patch_the_bal
     assert_eq!(
         patches[0],
         json!({"loyaltyPoints": {"label": "Points", "balance": {"int": 12}}, "state": "ACTIVE",
-               "notifyPreference": "NOTIFY_ON_UPDATE"})
+               "textModulesData": [], "notifyPreference": "NOTIFY_ON_UPDATE"})
     );
     assert_eq!(patches[2]["notifyPreference"], "NOTIFY_ON_UPDATE");
-    assert_eq!(patches[3], json!({"loyaltyPoints": {"label": "Points", "balance": {"int": 48}}, "state": "ACTIVE"}));
+    assert_eq!(
+        patches[3],
+        json!({"loyaltyPoints": {"label": "Points", "balance": {"int": 48}}, "state": "ACTIVE", "textModulesData": []})
+    );
     assert_eq!(mock.state.lock().unwrap().token_fetches, 1, "one token for every call");
     let path = format!("/walletobjects/v1/loyaltyObject/{}", object_id(&card));
     assert!(mock.calls().iter().filter(|c| c.method == "PATCH").all(|c| c.path == path));
@@ -175,4 +178,48 @@ async fn without_configuration_google_wallet_is_off_not_broken() {
     app.purchase(&app.staff.cashier, card["barcode"].as_str().unwrap(), 1000, "off").await;
     app.run_jobs().await;
     assert_eq!(app.count("outbox_jobs", "state <> 'done'").await, 0);
+}
+
+#[tokio::test]
+async fn a_claimed_voucher_shows_in_a_text_module_and_goes_when_used() {
+    let (app, mock) = app_with_google().await;
+    let card = app.enrol("android-voucher@example.fr").await;
+    let barcode = card["barcode"].as_str().unwrap();
+    save_url(&app, &card).await;
+    let reward = app
+        .create_reward(&json!({"name": "A free coffee", "name_fr": "Un café offert", "cost_points": 20,
+                               "voucher": {"item": "un café"}, "validity_days": 7}))
+        .await;
+    app.purchase(&app.staff.cashier, barcode, 2500, "gv-p1").await;
+    app.run_jobs().await;
+    let (status, claimed) = app.claim(card["id"].as_str().unwrap(), &reward, "gv-claim").await;
+    assert_eq!(status, StatusCode::CREATED, "{claimed}");
+    app.run_jobs().await;
+
+    let day = crate::apple_wallet::paris_day(&claimed["voucher"]["expires_at"]);
+    let code = claimed["voucher"]["code_display"].as_str().unwrap();
+    let patches: Vec<Value> = mock.calls().into_iter().filter(|c| c.method == "PATCH").map(|c| c.body).collect();
+    let last = patches.last().expect("the claim patches the object");
+    assert_eq!(
+        last["textModulesData"],
+        json!([{"id": "vouchers",
+                "header": format!("Bons d'achat\u{a0}: 1 · expire le {}", day.format("%d/%m")),
+                "body": format!("un café · {code} · jusqu'au {}", day.format("%d/%m/%Y"))}])
+    );
+    assert_eq!(last["loyaltyPoints"]["balance"], json!({"int": 5}));
+
+    // The item voucher is handed over at the till: the module goes with the next patch.
+    let (status, _) = app
+        .post(
+            "/api/v1/purchases",
+            &app.staff.cashier,
+            Some("gv-p2"),
+            &json!({"card": barcode, "amount_cents": 300, "currency": "EUR", "vouchers": [code]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.run_jobs().await;
+    let calls = mock.calls();
+    let last = &calls.iter().rev().find(|c| c.method == "PATCH").expect("a patch").body;
+    assert_eq!(last["textModulesData"], json!([]));
 }

@@ -297,6 +297,19 @@ impl TestApp {
         .await
     }
 
+    /// A reward of the first program, created by its manager; returns its id.
+    pub async fn create_reward(&self, body: &Value) -> String {
+        let (status, reward) = self.post("/api/v1/rewards", &self.staff.manager, None, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{reward}");
+        reward["id"].as_str().expect("reward id").to_owned()
+    }
+
+    /// The cashier claims the reward for the card; returns the claim's answer.
+    pub async fn claim(&self, card_id: &str, reward_id: &str, key: &str) -> (StatusCode, Value) {
+        let path = format!("/api/v1/cards/{card_id}/rewards/{reward_id}");
+        self.post(&path, &self.staff.cashier, Some(key), &json!({})).await
+    }
+
     pub async fn balance(&self, card: &str) -> i64 {
         let (status, body) = self.get(&format!("/api/v1/cards/{card}"), &self.staff.cashier).await;
         assert_eq!(status, StatusCode::OK, "{body}");

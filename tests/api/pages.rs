@@ -579,3 +579,79 @@ async fn with_the_development_chain_the_card_page_offers_no_apple_wallet_button(
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("apple-wallet"), "an iPhone would refuse the pass: no button");
 }
+
+/// The claim form of `reward` on a card page: (action, key).
+fn claim_form(page: &Page, reward: &str) -> (String, String) {
+    let at = page.body.find(&format!("/rewards/{reward}\"")).expect("a claim form for the reward");
+    let start = page.body[..at].rfind("action=\"").unwrap() + 8;
+    let action = page.body[start..].split('"').next().unwrap().to_owned();
+    let key_at = page.body[at..].find("name=\"key\" value=\"").unwrap() + at + 18;
+    (action, page.body[key_at..].split('"').next().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_signed_in_customer_claims_a_reward_on_the_card_page_once() {
+    let app = spawn_app().await;
+    let card = app.enrol("claim@example.fr").await;
+    let coffee = app
+        .create_reward(&json!({"name": "A free coffee", "name_fr": "Un café offert", "cost_points": 20,
+                               "voucher": {"item": "a coffee"}, "validity_days": 7}))
+        .await;
+    let big = app
+        .create_reward(&json!({"name": "5 € off", "cost_points": 400, "voucher": {"amount_off_cents": 500},
+                               "validity_days": 30}))
+        .await;
+    app.purchase(&app.staff.cashier, card["number"].as_str().unwrap(), 3000, "claim-1").await;
+    let path = card["apple_pass_path"].as_str().unwrap().trim_end_matches("/pass.pkpass").to_owned();
+
+    // The card link alone shows the catalogue but no button; a forged post is told to log in.
+    let mut stranger = Phone::new(&app, "en");
+    let seen = stranger.get(&path).await;
+    assert!(seen.body.contains("A free coffee") && seen.body.contains("id=\"claim-login\""), "{}", seen.body);
+    assert!(!seen.body.contains("class=\"claim\""));
+    let token = stranger.get("/p/shop").await.csrf();
+    let forged = stranger.post(&format!("{path}/rewards/{coffee}"), &[("csrf", &token), ("key", "forged-1")]).await;
+    assert_eq!(forged.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(forged.body.contains("Log in with a link sent to your e-mail to claim a reward."), "{}", forged.body);
+
+    let mut phone = Phone::new(&app, "en");
+    assert_eq!(log_in(&app, &mut phone, "claim@example.fr").await, path);
+    let page = phone.get(&path).await;
+    assert!(page.body.contains("370 more points needed"), "the 400-point reward has no button yet");
+    let (action, key) = claim_form(&page, &coffee);
+    assert_eq!(action, format!("{path}/rewards/{coffee}"));
+    // No CSRF token: refused, nothing spent.
+    assert_eq!(phone.post(&action, &[("key", &key)]).await.status, StatusCode::FORBIDDEN);
+    let form = [("csrf", page.csrf()), ("key", key)];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let claimed = phone.post(&action, &form).await;
+    assert_eq!(claimed.status, StatusCode::SEE_OTHER, "{}", claimed.body);
+    assert_eq!(claimed.headers["location"], format!("{path}#vouchers"));
+    // A second tap on the same form replays the first claim.
+    assert_eq!(phone.post(&action, &form).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.balance(card["id"].as_str().unwrap()).await, 10);
+    assert_eq!(app.count("vouchers", "1 = 1").await, 1);
+
+    let (_, vouchers) =
+        app.get(&format!("/api/v1/cards/{}/vouchers", card["id"].as_str().unwrap()), &app.staff.cashier).await;
+    let code = vouchers[0]["code_display"].as_str().unwrap();
+    let shown = phone.get(&path).await;
+    assert!(shown.body.contains("id=\"vouchers\"") && shown.body.contains(code), "{}", shown.body);
+    assert!(shown.body.contains(&format!("data-code=\"{}\"", vouchers[0]["code"].as_str().unwrap())));
+    assert_eq!(shown.body.matches("<svg").count(), 2, "the card's QR code and the voucher's");
+    assert!(shown.body.contains("Valid until "));
+
+    // Refusals are the card page with the reason, never an error page.
+    assert!(!shown.body.contains("class=\"claim\""), "10 points left: no button");
+    let short = phone.post(&action, &[("csrf", &shown.csrf()), ("key", "short-1")]).await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.body.contains("You don&#x27;t have enough points for this reward yet."), "{}", short.body);
+    let unknown = phone.post(&format!("{path}/rewards/nope"), &[("csrf", &shown.csrf()), ("key", "other-key")]).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let big_claim = phone.post(&format!("{path}/rewards/{big}"), &[("csrf", &shown.csrf()), ("key", "big-1")]).await;
+    assert_eq!(big_claim.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let no_key = phone.post(&action, &[("csrf", &shown.csrf())]).await;
+    assert!(no_key.status.is_client_error(), "{}", no_key.status);
+    assert_eq!(app.count("vouchers", "1 = 1").await, 1);
+    app.run_jobs().await;
+}

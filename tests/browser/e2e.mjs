@@ -1,6 +1,7 @@
 // End-to-end test in Debian's headless Chromium, on a phone-sized viewport: a customer enrols on
 // /p/demo, opens the card from the welcome e-mail, a cashier records a purchase on /staff, the
-// card shows the new balance; form errors and CSRF refusals too. Each step saves a screenshot and
+// card shows the new balance; form errors and CSRF refusals too; then the customer logs in by
+// magic link, claims a reward on the card page, and the cashier takes its voucher off a bill. Each step saves a screenshot and
 // checks the text on the page. Exits non-zero on the first failed check.
 //
 //   node tests/browser/e2e.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR
@@ -173,6 +174,27 @@ async function cardLinkFromMail(address) {
         `no e-mail to ${address} in ${MAIL_DIR} after ${TIMEOUT_MS / 1000} s (${files.length} .eml file(s) there)`,
       );
     }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// Waits for the newest e-mail to `address` holding a link that `pattern` matches; returns it.
+async function linkFromMail(address, pattern, what) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const files = existsSync(MAIL_DIR) ? readdirSync(MAIL_DIR).filter((f) => f.endsWith('.eml')) : [];
+    const newestFirst = files
+      .map((f) => ({ path: join(MAIL_DIR, f), mtime: statSync(join(MAIL_DIR, f)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const { path } of newestFirst) {
+      const raw = readFileSync(path, 'utf8');
+      if (!(splitEntity(raw).headers.to ?? '').toLowerCase().includes(address.toLowerCase())) continue;
+      for (const text of textParts(raw)) {
+        const link = pattern.exec(text)?.[0];
+        if (link) return link;
+      }
+    }
+    if (Date.now() > deadline) throw new CheckFailed(`no e-mail to ${address} with ${what} in ${MAIL_DIR}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -369,6 +391,65 @@ async function run(browser) {
   await expectText(attacker, 'p.lead', 'This form has expired. Go back, reload the page and send it again.');
   await screenshot(attacker, 'csrf-forged-form');
   passed(`f. a form posted from ${evil} answers 403 with the error page`);
+
+  // i. Points for a reward: 400.00 EUR at the till. With the card link alone, the catalogue of
+  // the demo programme shows but offers a login instead of the claim button.
+  await cashier.click('#card-close');
+  await cashier.fill('#card-input', cardNumber);
+  await cashier.click('#card-submit');
+  await expectText(cashier, '#card-name', new RegExp(firstName), "the customer's first name");
+  await cashier.fill('#amount', '400');
+  await cashier.click('#purchase-submit');
+  await expectText(cashier, '#result', /\+400 points, balance 412/, 'the confirmation of 400 points');
+  expectStatus(await goto(customer, link), 200, 'the card page should answer 200');
+  await expectText(customer, '#balance', '412 points', 'the balance before the claim');
+  await expectText(customer, '#rewards li:has-text("5 € off") strong', '5 € off', 'the demo catalogue');
+  await expectVisible(customer, '#claim-login', 'the login link instead of a claim button');
+  await expectAbsent(customer, 'button.claim', 'a claim button with the card link alone');
+  passed('i. with the card link alone the catalogue shows, without a claim button');
+
+  // The magic link: asked on /p/demo/login, opened from the e-mail, confirmed with its button.
+  expectStatus(await goto(customer, `${BASE}/p/demo/login`), 200, 'the login page should answer 200');
+  await customer.fill('#email', email);
+  expectStatus(await submit(customer, '#login-submit'), 200, 'asking for a login link should answer 200');
+  const login = await linkFromMail(email, /https?:\/\/[^\s"'<>]+\/login\/[^\s"'<>]+/, 'a login link');
+  expectStatus(await goto(customer, login), 200, `the login link ${login} should answer 200`);
+  expectStatus(await submit(customer, '#login-continue'), 200, 'logging in should land on the card page');
+  check(customer.url() === link, `the login should lead to the card ${link}, is at ${customer.url()}`);
+  const claim = customer.locator('#rewards li:has-text("5 € off") button.claim');
+  check((await claim.count()) === 1, 'the signed-in customer should see a claim button for 5 € off');
+  const coffee = customer.locator('#rewards li:has-text("A free coffee") button.claim');
+  check((await coffee.count()) === 1, 'the signed-in customer should see a claim button for the free coffee');
+  await screenshot(customer, 'card-rewards');
+  passed('i. logged in by magic link, the customer sees the claim buttons');
+
+  const [claimed] = await Promise.all([customer.waitForNavigation({ waitUntil: 'load' }), claim.click()]);
+  expectStatus(claimed?.status(), 200, 'the claim should redirect back to the card page');
+  await expectText(customer, '#balance', '12 points', 'the balance after the claim');
+  await expectText(customer, '#vouchers .voucher-value', /^5,00\s€$|^€5\.00$/, 'the new voucher');
+  await expectVisible(customer, '#vouchers .qr svg', "the voucher's QR code");
+  const voucherCode = await expectText(customer, '#vouchers .voucher-code', /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{3}$/, 'the voucher code');
+  await expectText(customer, '#vouchers .voucher .hint', /^Valid until /, "the voucher's end");
+  await screenshot(customer, 'card-voucher');
+  passed(`i. the claim redirects to the card page, which shows the voucher ${voucherCode} and its QR code`);
+
+  // j. At the till: the code typed on its own opens the voucher's card with the voucher in the
+  // purchase; 12.50 EUR less 5.00 is 7.50 to charge.
+  await cashier.click('#card-close');
+  await cashier.fill('#card-input', voucherCode.toLowerCase());
+  await cashier.click('#card-submit');
+  await expectText(cashier, '#card-name', new RegExp(firstName), "the voucher's card");
+  await expectText(cashier, '#voucher-list li span', new RegExp(`^${voucherCode} · −5.00 EUR$`), 'the voucher in the purchase');
+  await cashier.fill('#amount', '12.50');
+  await cashier.click('#purchase-submit');
+  await expectText(cashier, '#result', /Vouchers: 5\.00 EUR off.*Charge 7\.50 EUR/, 'the discount and what to charge');
+  await expectAbsent(cashier, '#voucher-list li', 'the voucher once used');
+  await screenshot(cashier, 'staff-voucher-purchase');
+  passed(`j. the voucher ${voucherCode} takes 5.00 EUR off a 12.50 EUR bill: the till charges 7.50`);
+
+  check((await customer.reload({ waitUntil: 'load' }))?.status() === 200, 'reloading the card should answer 200');
+  await expectAbsent(customer, '#vouchers', 'the used voucher on the card page');
+  passed('j. the used voucher is gone from the card page');
 
   await cashierContext.close();
   await customerContext.close();

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{Page, secure};
 use crate::domain::codes::ReferralCode;
 use crate::domain::email::Email;
-use crate::domain::text::DeviceId;
+use crate::domain::text::{DeviceId, IdempotencyKey};
 use crate::error::{AppError, AppResult};
 use crate::http::google::Channel;
 use crate::render::Lang;
@@ -245,21 +245,72 @@ fn local_path(next: &str) -> Option<&str> {
 }
 
 pub async fn card_page(page: Page, google: web::Data<Channel>, token: web::Path<String>) -> HttpResponse {
+    page.respond(card_view(&page, &google, token.into_inner(), StatusCode::OK, None)).await
+}
+
+/// The card page, with a notice (catalog key) above the catalogue after a refused claim.
+async fn card_view(
+    page: &Page,
+    google: &Channel,
+    token: String,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let session = page.cookie(SESSION_COOKIE);
+    let signed_in = session.is_some();
+    let view = customer_pages::card(page.db(), token, page.lang(Lang::En), session).await?;
+    let lang = page.lang(view.customer_locale);
+    let qr = qr_svg(&view.barcode)?;
+    let voucher_qrs = view.vouchers.iter().map(|v| qr_svg(&v.code)).collect::<AppResult<Vec<_>>>()?;
+    // A fresh key per rendering: a second tap on the same form replays the first claim.
+    let claim_key = crate::domain::card::random_token(32);
+    let public_url = page.config.public_url();
+    let referral_url = view.referral_path.as_ref().map(|p| format!("{public_url}{p}"));
+    let context = json!({
+        "program": view.program, "card": view, "qr": qr, "voucher_qrs": voucher_qrs,
+        "claim_key": claim_key, "notice": notice,
+        "referral_url": referral_url, "google": google.0.is_some(), "signed_in": signed_in,
+        // The development chain signs passes that iPhones refuse: no button that can't work.
+        "apple": !page.deps.apple.development,
+    });
+    page.form(status, "pages/card.html", lang, context)
+}
+
+/// The claim refusals the page explains; anything else is an error page as usual.
+const CLAIM_REFUSALS: [&str; 7] = [
+    "insufficient_points",
+    "reward_out_of_stock",
+    "reward_inactive",
+    "reward_not_found",
+    "login_required",
+    "card_blocked",
+    "card_closed",
+];
+
+/// "Claim" on the card page: the voucher appears on the page it redirects back to (303, so that
+/// a reload does not post again); a refusal is the card page with the reason.
+pub async fn claim_reward(
+    page: Page,
+    google: web::Data<Channel>,
+    path: web::Path<(String, String)>,
+    form: Form,
+) -> HttpResponse {
     page.respond(async {
+        page.check_csrf(&form)?;
+        let (token, reward_id) = path.into_inner();
+        let key = form.get("key").cloned().unwrap_or_default();
+        let key = IdempotencyKey::parse(key).map_err(|e| AppError::invalid_field("key", e.to_string()))?;
         let session = page.cookie(SESSION_COOKIE);
-        let signed_in = session.is_some();
-        let view = customer_pages::card(page.db(), token.into_inner(), page.lang(Lang::En), session).await?;
-        let lang = page.lang(view.customer_locale);
-        let qr = qr_svg(&view.barcode)?;
-        let public_url = page.config.public_url();
-        let referral_url = view.referral_path.as_ref().map(|p| format!("{public_url}{p}"));
-        let context = json!({
-            "program": view.program, "card": view, "qr": qr,
-            "referral_url": referral_url, "google": google.0.is_some(), "signed_in": signed_in,
-            // The development chain signs passes that iPhones refuse: no button that can't work.
-            "apple": !page.deps.apple.development,
-        });
-        page.form(StatusCode::OK, "pages/card.html", lang, context)
+        match customer_pages::claim_reward(page.db(), token.clone(), reward_id, session, key).await {
+            Ok(()) => {
+                Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/c/{token}#vouchers"))).finish())
+            }
+            Err(e) if CLAIM_REFUSALS.contains(&e.code()) => {
+                let notice = format!("claim.error.{}", e.code());
+                card_view(&page, &google, token, StatusCode::UNPROCESSABLE_ENTITY, Some(notice.as_str())).await
+            }
+            Err(e) => Err(e),
+        }
     })
     .await
 }

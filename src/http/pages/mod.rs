@@ -228,6 +228,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/login/{token}").get(login_link).post(login_use))
         .service(web::resource("/logout").post(logout))
         .service(web::resource("/c/{token}").get(card_page))
+        .service(web::resource("/c/{token}/rewards/{reward_id}").post(claim_reward))
         .service(web::resource("/c/{token}/data.json").get(data_export))
         .service(web::resource("/c/{token}/delete").get(delete_confirm).post(delete_account));
 }

@@ -2,7 +2,7 @@
 
 use super::{RewardDto, RewardInput, reward_not_found};
 use crate::db::repo::rewards::Reward;
-use crate::db::{Db, repo};
+use crate::db::{Db, DbConn, repo};
 use crate::domain::money::Cents;
 use crate::domain::role::Role;
 use crate::domain::text::RewardName;
@@ -27,30 +27,36 @@ fn fill(reward: &mut Reward, input: RewardInput, now: chrono::NaiveDateTime) {
 pub async fn create(db: &Db, actor: &Actor, input: RewardInput) -> AppResult<RewardDto> {
     actor.require(Role::Manager)?;
     let program_id = actor.program_id.clone();
-    db.write(move |c| {
-        let now = repo::now();
-        let mut reward = Reward {
-            id: repo::new_id(),
-            program_id,
-            name: String::new(),
-            name_fr: None,
-            cost_points: 0,
-            voucher_kind: String::new(),
-            voucher_value: None,
-            voucher_item: None,
-            validity_days: 0,
-            min_purchase_cents: 0,
-            stock: None,
-            active: true,
-            archived_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        fill(&mut reward, input, now);
-        repo::rewards::insert(c, &reward)?;
-        RewardDto::new(&reward)
-    })
-    .await
+    db.write(move |c| RewardDto::new(&create_in(c, &program_id, input, repo::now())?)).await
+}
+
+/// Writes a new reward of the programme, in the caller's transaction.
+pub fn create_in(
+    c: &mut DbConn,
+    program_id: &str,
+    input: RewardInput,
+    now: chrono::NaiveDateTime,
+) -> AppResult<Reward> {
+    let mut reward = Reward {
+        id: repo::new_id(),
+        program_id: program_id.to_owned(),
+        name: String::new(),
+        name_fr: None,
+        cost_points: 0,
+        voucher_kind: String::new(),
+        voucher_value: None,
+        voucher_item: None,
+        validity_days: 0,
+        min_purchase_cents: 0,
+        stock: None,
+        active: true,
+        archived_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    fill(&mut reward, input, now);
+    repo::rewards::insert(c, &reward)?;
+    Ok(reward)
 }
 
 pub async fn list(db: &Db, actor: &Actor, archived: bool) -> AppResult<Vec<RewardDto>> {

@@ -4,6 +4,7 @@
 
 pub mod expiry;
 pub mod manual;
+pub mod shown;
 pub mod till;
 
 use chrono::{NaiveDateTime, TimeZone as _};

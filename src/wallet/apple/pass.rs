@@ -29,6 +29,10 @@ pub struct PassInput {
     pub referral_link: Option<String>,
     /// The last transactions, newest first, one line each (on the back of the pass).
     pub recent: Vec<String>,
+    /// The usable vouchers in one line ("2 · next ends 31 May"), on the front; `None` without any.
+    pub vouchers_summary: Option<String>,
+    /// One line per usable voucher (value, code, end), on the back.
+    pub vouchers: Vec<String>,
     /// A closed card's pass stays in the wallet, marked void.
     pub voided: bool,
     /// Base URL of the PassKit web service: https for iPhones; http only for devices in developer mode.
@@ -140,6 +144,9 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (NUMBER_LABEL, "Card number", "Numéro de carte"),
     (REFERRAL_LABEL, "Invite a friend", "Parrainez un ami"),
     (RECENT_LABEL, "Recent activity", "Activité récente"),
+    (VOUCHERS_LABEL, "Vouchers", "Bons d'achat"),
+    (VOUCHERS_CHANGED, "Vouchers: %@", "Bons d'achat : %@"),
+    (VOUCHERS_LIST_LABEL, "Your vouchers", "Vos bons d'achat"),
     (TERMS_LABEL, "Terms and conditions", "Conditions générales"),
     (CONTACT_LABEL, "Contact", "Contact"),
 ];
@@ -149,6 +156,9 @@ const MEMBER_LABEL: &str = "encarte.member.label";
 const NUMBER_LABEL: &str = "encarte.number.label";
 const REFERRAL_LABEL: &str = "encarte.referral.label";
 const RECENT_LABEL: &str = "encarte.recent.label";
+const VOUCHERS_LABEL: &str = "encarte.vouchers.label";
+const VOUCHERS_CHANGED: &str = "encarte.vouchers.changed";
+const VOUCHERS_LIST_LABEL: &str = "encarte.vouchers_list.label";
 const TERMS_LABEL: &str = "encarte.terms.label";
 const TERMS_TEXT: &str = "encarte.terms.text";
 const CONTACT_LABEL: &str = "encarte.contact.label";
@@ -189,12 +199,24 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
         .filter(|name| !name.trim().is_empty())
         .map(|name| Field::text("member", MEMBER_LABEL, name.clone()))
         .collect();
+    // A new or used voucher changes this line, so the holder is told (the list on the back is silent).
+    let auxiliary = input
+        .vouchers_summary
+        .iter()
+        .map(|summary| Field {
+            change_message: Some(VOUCHERS_CHANGED),
+            ..Field::text("vouchers", VOUCHERS_LABEL, summary.clone())
+        })
+        .collect();
     let mut back = vec![Field::text("number", NUMBER_LABEL, input.display_number.clone())];
     if let Some(link) = input.referral_link.as_ref().filter(|l| !l.is_empty()) {
         back.push(Field {
             data_detector_types: vec!["PKDataDetectorTypeLink"],
             ..Field::text("referral", REFERRAL_LABEL, link.clone())
         });
+    }
+    if !input.vouchers.is_empty() {
+        back.push(Field::text("vouchers_list", VOUCHERS_LIST_LABEL, input.vouchers.join("\n")));
     }
     if !input.recent.is_empty() {
         back.push(Field::text("recent", RECENT_LABEL, input.recent.join("\n")));
@@ -240,6 +262,7 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
         store_card: StoreCard {
             primary_fields: vec![balance],
             secondary_fields: secondary,
+            auxiliary_fields: auxiliary,
             back_fields: back,
             ..StoreCard::default()
         },

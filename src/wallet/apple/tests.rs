@@ -60,6 +60,8 @@ fn sample_input() -> PassInput {
         member_first_name: Some("Zoé".into()),
         referral_link: Some("https://example.com/r/ZOE42".into()),
         recent: vec!["2026-11-30  +12".into(), "2026-11-29  -50".into()],
+        vouchers_summary: Some("1 · expire le 31/05".into()),
+        vouchers: vec!["5,00\u{a0}€ · K7MX-2QE9-AB4 · jusqu'au 31/05/2026".into()],
         voided: false,
         web_service_url: "https://wallet.example.com/passkit/".into(),
         pass_type_id: PASS_TYPE_ID.into(),
@@ -192,12 +194,27 @@ fn pass_json_has_the_store_card_fields() {
     let primary = &pass.store_card.primary_fields[0];
     assert_eq!((primary.key, &primary.value), ("balance", &FieldValue::Number(1250)));
     let card = &pass.store_card;
-    let keys: Vec<&str> = [&card.header_fields, &card.primary_fields, &card.secondary_fields, &card.back_fields]
-        .into_iter()
-        .flatten()
-        .map(|f| f.key)
-        .collect();
-    assert_eq!(keys, ["balance", "member", "number", "referral", "recent", "terms", "contact"]);
+    let keys: Vec<&str> =
+        [&card.header_fields, &card.primary_fields, &card.secondary_fields, &card.auxiliary_fields, &card.back_fields]
+            .into_iter()
+            .flatten()
+            .map(|f| f.key)
+            .collect();
+    assert_eq!(
+        keys,
+        ["balance", "member", "vouchers", "number", "referral", "vouchers_list", "recent", "terms", "contact"]
+    );
+    let vouchers = &card.auxiliary_fields[0];
+    assert_eq!(vouchers.value, FieldValue::Text("1 · expire le 31/05".into()));
+    assert_eq!(
+        (vouchers.label, vouchers.change_message),
+        (Some("encarte.vouchers.label"), Some("encarte.vouchers.changed"))
+    );
+    // No usable voucher: no field at all, rather than a "0" on every glance.
+    let none = pass::pass(&PassInput { vouchers_summary: None, vouchers: vec![], ..sample_input() }, &FIXTURE.design)
+        .expect("pass");
+    assert!(none.store_card.auxiliary_fields.is_empty());
+    assert!(none.store_card.back_fields.iter().all(|f| f.key != "vouchers_list"));
     let recent = card.back_fields.iter().find(|f| f.key == "recent").expect("recent");
     assert_eq!(recent.value, FieldValue::Text("2026-11-30  +12\n2026-11-29  -50".into()));
     assert!(!pass.voided);

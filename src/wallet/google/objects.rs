@@ -78,6 +78,21 @@ pub struct ObjectInput<'a> {
     pub active: bool,
     /// (description, https URL): the card page, the referral link.
     pub links: Vec<(&'a str, String)>,
+    /// The usable vouchers, as a text module; `None` without any.
+    pub vouchers: Option<TextModule>,
+}
+
+/// A text module of the object: a header line and a body of lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextModule {
+    pub header: String,
+    pub body: String,
+}
+
+/// `textModulesData` as the object and its patches carry it: the list is replaced whole, so an
+/// empty one takes the vouchers module away once the last voucher is used.
+fn text_modules(vouchers: Option<&TextModule>) -> Value {
+    Value::Array(vouchers.iter().map(|m| json!({"id": "vouchers", "header": m.header, "body": m.body})).collect())
 }
 
 pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
@@ -99,6 +114,9 @@ pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
     if !uris.is_empty() {
         object["linksModuleData"] = json!({"uris": uris});
     }
+    if o.vouchers.is_some() {
+        object["textModulesData"] = text_modules(o.vouchers.as_ref());
+    }
     object
 }
 
@@ -113,10 +131,14 @@ fn points(balance: i64) -> Value {
     json!({"label": "Points", "balance": balance})
 }
 
-/// The PATCH of a card whose balance or status changed. `notify` asks Google to tell the holder
-/// (it counts against the 3 notifying updates per pass per 24 h).
-pub fn balance_patch(balance: i64, active: bool, notify: bool) -> Value {
-    let mut body = json!({"loyaltyPoints": points(balance), "state": if active { "ACTIVE" } else { "INACTIVE" }});
+/// The PATCH of a card whose balance, status or vouchers changed. `notify` asks Google to tell
+/// the holder (it counts against the 3 notifying updates per pass per 24 h).
+pub fn balance_patch(balance: i64, active: bool, vouchers: Option<&TextModule>, notify: bool) -> Value {
+    let mut body = json!({
+        "loyaltyPoints": points(balance),
+        "state": if active { "ACTIVE" } else { "INACTIVE" },
+        "textModulesData": text_modules(vouchers),
+    });
     if notify {
         body["notifyPreference"] = json!("NOTIFY_ON_UPDATE");
     }
@@ -139,6 +161,7 @@ mod tests {
             barcode: "0123456789ABCDEFGHJKMNPQRS",
             active: true,
             links: vec![("My card", "https://shop.example/c/tok".into())],
+            vouchers: None,
         }
     }
 
@@ -163,15 +186,21 @@ mod tests {
     #[test]
     fn balance_patches_are_exact() {
         assert_eq!(
-            balance_patch(42, true, true),
+            balance_patch(42, true, None, true),
             json!({"loyaltyPoints": {"label": "Points", "balance": {"int": 42}}, "state": "ACTIVE",
-                   "notifyPreference": "NOTIFY_ON_UPDATE"})
+                   "textModulesData": [], "notifyPreference": "NOTIFY_ON_UPDATE"})
         );
         assert_eq!(
-            balance_patch(3_000_000_000, false, false)["loyaltyPoints"]["balance"],
+            balance_patch(3_000_000_000, false, None, false)["loyaltyPoints"]["balance"],
             json!({"string": "3000000000"})
         );
-        assert!(balance_patch(1, true, false).get("notifyPreference").is_none());
+        assert!(balance_patch(1, true, None, false).get("notifyPreference").is_none());
+        let module =
+            TextModule { header: "Vouchers: 1 · ends 31 May".into(), body: "€5.00 · K7MX-2QE9-AB4".into() };
+        assert_eq!(
+            balance_patch(1, true, Some(&module), false)["textModulesData"],
+            json!([{"id": "vouchers", "header": "Vouchers: 1 · ends 31 May", "body": "€5.00 · K7MX-2QE9-AB4"}])
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-// Staff scanner: sign in, find a card (camera or typed number), record a purchase, redeem points,
-// undo the last operation. Plain script, no framework: it must start fast on a cheap phone.
+// Staff scanner: sign in, find a card (camera or typed number), record a purchase with the
+// customer's vouchers, redeem points, undo the last operation. Plain script, no framework: it must start fast on a cheap phone.
 // Every write carries an Idempotency-Key made once per operation; "Retry" resends the very same
 // request with the same key, so a flaky network never credits a card twice.
 (function () {
@@ -28,6 +28,7 @@
   var pending = null;   // the operation whose answer never came: "Retry" sends it again
   var lastOp = null;    // what "Undo" cancels
   var busy = false;
+  var vouchers = [];    // the vouchers added to the purchase being typed: {code, display, value}
 
   // ---- session ----------------------------------------------------------------------------
 
@@ -57,6 +58,8 @@
     sessionStorage.removeItem(PROGRAM);
     stopCamera();
     card = null; pending = null; lastOp = null;
+    vouchers = [];
+    renderVouchers();
     clearOutcome();
     if (reason) showError(reason, false);
     showView();
@@ -132,7 +135,7 @@
 
   function setBusy(on) {
     busy = on;
-    ["login-submit", "card-submit", "purchase-submit", "redeem-submit", "undo", "retry"].forEach(function (id) {
+    ["login-submit", "card-submit", "purchase-submit", "redeem-submit", "voucher-add", "undo", "retry"].forEach(function (id) {
       $(id).disabled = on;
     });
     root.setAttribute("aria-busy", on ? "true" : "false");
@@ -226,11 +229,85 @@
     }, function () { /* the history is a convenience: the balance shown is already right */ });
   }
 
+  // ---- vouchers ---------------------------------------------------------------------------
+
+  // A voucher code: 11 symbols of the unambiguous alphabet, in any case, dashes or spaces allowed.
+  // Never a card: card numbers have 12 digits and card barcodes 26 symbols.
+  var VOUCHER = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{11}$/;
+  function voucherCode(raw) {
+    var code = String(raw).toUpperCase().replace(/[\s-]/g, "");
+    return VOUCHER.test(code) ? code : null;
+  }
+
+  function valueText(value) {
+    if (!value) return "";
+    if (value.amount_off_cents) return "−" + money(value.amount_off_cents);
+    if (value.percent_off) return "−" + value.percent_off + " %";
+    return value.item || "";
+  }
+
+  function renderVouchers() {
+    var list = $("voucher-list");
+    while (list.firstChild) list.removeChild(list.firstChild);
+    vouchers.forEach(function (v, i) {
+      var li = document.createElement("li");
+      li.className = "voucher";
+      li.setAttribute("data-code", v.code);
+      var what = document.createElement("span");
+      what.textContent = v.display + " · " + valueText(v.value);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "secondary voucher-remove";
+      remove.textContent = msg("voucher_remove");
+      remove.addEventListener("click", function () {
+        vouchers.splice(i, 1);
+        renderVouchers();
+      });
+      li.appendChild(what);
+      li.appendChild(remove);
+      list.appendChild(li);
+    });
+  }
+
+  function refusal(res) {
+    var reason = res.body && res.body.reason;
+    return reason ? msg("voucher." + reason) : apiError(res);
+  }
+
+  // Checks the code (a dry run: nothing is held) and adds it to the purchase. Without a card yet,
+  // the voucher's own card is opened: scanning the voucher alone is enough.
+  function addVoucher(raw) {
+    var code = voucherCode(raw);
+    if (!code) return showError(msg("voucher_not_a_code"), false);
+    if (vouchers.some(function (v) { return v.code === code; })) return showError(msg("voucher_twice"), false);
+    if (busy) return;
+    setBusy(true);
+    clearOutcome();
+    var body = { code: code };
+    if (card) body.card = card.number;
+    call("POST", "/api/v1/vouchers/validate", body).then(function (res) {
+      setBusy(false);
+      if (res.status === 401) return signOut(msg("session_expired"));
+      if (res.status !== 200) return showError(apiError(res), false);
+      if (!res.body.valid || !res.body.voucher) return showError(refusal(res), false);
+      var v = res.body.voucher;
+      vouchers.push({ code: v.code, display: v.code_display, value: v.value });
+      $("voucher-input").value = "";
+      renderVouchers();
+      if (!card) lookUp(v.card_id, true);
+    }, function () {
+      setBusy(false);
+      showError(msg("network"), false);
+    });
+  }
+
   // ---- finding a card ---------------------------------------------------------------------
 
-  function lookUp(raw) {
+  // `exact`: a card id (its dashes are part of it), not what a cashier typed.
+  function lookUp(raw, exact) {
+    if (!card && !exact && voucherCode(raw)) return addVoucher(raw);
     // Card numbers are typed with spaces or dashes; scanned barcodes have none.
-    var ref = String(raw).replace(/[\s-]/g, "");
+    var ref = exact ? String(raw) : String(raw).replace(/[\s-]/g, "");
     if (!ref) return showError(msg("card_empty"), false);
     if (busy) return;
     setBusy(true);
@@ -342,15 +419,26 @@
     var body = { card: card.number, amount_cents: cents, currency: program().currency };
     var code = $("promo-code").value.trim();
     if (code) body.promo_code = code;
+    if (vouchers.length) body.vouchers = vouchers.map(function (v) { return v.code; });
     write({
       path: "/api/v1/purchases", body: body, done: function (r) {
         lastOp = { kind: "purchase", id: r.purchase.id, amount_cents: r.purchase.amount_cents };
         var lines = [msg("purchased", { points: r.points_earned + r.bonus_points, balance: r.balance })];
-        if (r.discount_cents > 0) {
-          lines.push(msg("discount", { code: r.promo ? r.promo.code : code, amount: money(r.discount_cents) }));
+        var used = r.vouchers || [];
+        var off = used.reduce(function (sum, v) { return sum + v.discount_cents; }, 0);
+        if (r.promo && r.discount_cents - off > 0) {
+          lines.push(msg("discount", { code: r.promo.code, amount: money(r.discount_cents - off) }));
         }
+        if (off > 0) lines.push(msg("voucher_discount", { amount: money(off) }));
+        used.forEach(function (v) {
+          if (v.value && v.value.item) lines.push(msg("voucher_item", { item: v.value.item }));
+        });
+        // What the till actually takes: the bill less every discount.
+        if (r.discount_cents > 0) lines.push(msg("charge", { amount: money(r.purchase.amount_cents - r.discount_cents) }));
         $("amount").value = "";
         $("promo-code").value = "";
+        vouchers = [];
+        renderVouchers();
         showResult(lines);
         setBalance(r.balance);
       }
@@ -427,6 +515,11 @@
   });
   $("purchase-form").addEventListener("submit", function (ev) { ev.preventDefault(); purchase(); });
   $("redeem-form").addEventListener("submit", function (ev) { ev.preventDefault(); redeem(); });
+  $("voucher-add").addEventListener("click", function () { addVoucher($("voucher-input").value); });
+  $("voucher-input").addEventListener("keydown", function (ev) {
+    // A handheld scanner types the code and presses Enter: add it rather than send the purchase.
+    if (ev.key === "Enter") { ev.preventDefault(); addVoucher($("voucher-input").value); }
+  });
   $("undo").addEventListener("click", undo);
   $("retry").addEventListener("click", function () { if (pending) send(pending); });
   $("logout").addEventListener("click", function () { signOut(null); });
@@ -434,6 +527,8 @@
   $("scan-stop").addEventListener("click", stopCamera);
   $("card-close").addEventListener("click", function () {
     card = null; lastOp = null; pending = null;
+    vouchers = [];
+    renderVouchers();
     $("card-input").value = "";
     clearOutcome();
     showView();
