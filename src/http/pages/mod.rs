@@ -218,8 +218,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
     };
     use customer::{
-        card_page, data_export, delete_account, delete_confirm, enrol_program, enrol_referral, login_form, login_link,
-        login_request, login_use, logout, program_page, referral_page,
+        card_page, claim_reward, data_export, delete_account, delete_confirm, enrol_program, enrol_referral,
+        login_form, login_link, login_request, login_use, logout, program_page, referral_page,
     };
     cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(form_error))
         .service(web::resource("/p/{program}").get(program_page).post(enrol_program))
