@@ -58,7 +58,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
 
 /// Every job kind of this build, with the function that runs it.
 pub fn registry(ctx: &AppContext) -> Registry {
-    use crate::service::{card_changes, passes, passkit, promos, vouchers};
+    use crate::service::{card_changes, conversions, passes, passkit, promos, vouchers};
     let mut registry = Registry::default();
     let c = ctx.clone();
     registry.register(move |job: promos::GeneratePool, _| promos::run_generate_job(c.db.clone(), job));
@@ -76,6 +76,8 @@ pub fn registry(ctx: &AppContext) -> Registry {
     registry.register(move |change: card_changes::CardChanged, _| card_changes::run(c.clone(), change));
     let c = ctx.clone();
     registry.register(move |job: vouchers::expiry::ExpireVouchers, _| vouchers::expiry::run(c.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: conversions::season::ConversionRun, _| conversions::season::run(c.db.clone(), job));
     registry
 }
 

@@ -48,9 +48,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/vouchers/{code}/redeem").post(api::vouchers::redeem))
                 .service(
                     web::resource("/program/conversion")
-                        .get(api::vouchers::get_conversion)
-                        .put(api::vouchers::put_conversion),
+                        .get(api::conversions::get_setting)
+                        .put(api::conversions::put_setting),
                 )
+                .service(web::resource("/conversions").post(api::conversions::schedule).get(api::conversions::list))
+                .service(web::resource("/conversions/{id}").get(api::conversions::get))
+                .service(web::resource("/conversions/{id}/cancel").post(api::conversions::cancel))
                 .service(web::resource("/purchases").post(api::purchases::create))
                 .service(web::resource("/purchases/{id}/returns").post(api::purchases::return_goods))
                 .service(web::resource("/redemptions/{entry_id}/reversal").post(api::ledger::reverse_redemption))

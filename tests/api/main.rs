@@ -12,6 +12,7 @@ mod apple_wallet;
 mod auth;
 mod browser;
 mod cards;
+mod conversions;
 mod customers;
 mod edge;
 mod enrolment;

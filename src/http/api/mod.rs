@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod cards;
+pub mod conversions;
 pub mod customers;
 pub mod ledger;
 pub mod passes;

@@ -8,7 +8,6 @@ use crate::domain::voucher::VoucherCode;
 use crate::error::{AppError, AppResult};
 use crate::http::extractors::{IdempotencyHeader, JsonBody, Staff};
 use crate::http::stored;
-use crate::service::conversions::{self, ConversionSetting};
 use crate::service::idempotency::Idempotent;
 use crate::service::promo_codes;
 use crate::service::vouchers::VoucherDto;
@@ -86,16 +85,4 @@ pub async fn redeem(
     let attempt = super::promos::attempt(&req, &actor, &config);
     let redeemed = till::redeem_item(&db, &actor, code.clone(), idem);
     promo_codes::guarded_sparse(&db, &attempt, &[code.as_str()], redeemed).await.map(stored)
-}
-
-pub async fn get_conversion(db: web::Data<Db>, Staff(actor): Staff) -> AppResult<web::Json<ConversionSetting>> {
-    conversions::get_setting(&db, &actor).await.map(web::Json)
-}
-
-pub async fn put_conversion(
-    db: web::Data<Db>,
-    Staff(actor): Staff,
-    JsonBody(input): JsonBody<ConversionSetting>,
-) -> AppResult<web::Json<ConversionSetting>> {
-    conversions::put_setting(&db, &actor, input).await.map(web::Json)
 }

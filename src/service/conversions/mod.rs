@@ -2,6 +2,7 @@
 //! transaction that reaches it (`threshold`), or in season batches (`season`). The programme's
 //! `conversion` setting says which, and with what blocks.
 
+pub mod season;
 pub mod threshold;
 
 use serde::{Deserialize, Serialize};
@@ -40,11 +41,16 @@ impl Blocks {
     }
 
     fn of(s: &Settings) -> Option<Blocks> {
-        Some(Blocks {
-            threshold_points: Points::parse(s.threshold_points).ok()?,
-            block_points: Points::parse(s.block_points).ok()?,
-            value_cents_per_block: Cents::parse(s.value_cents_per_block).ok()?,
-            validity_days: ValidityDays::parse(s.validity_days).ok()?,
+        Self::parse(s.threshold_points, s.block_points, s.value_cents_per_block, s.validity_days).ok()
+    }
+
+    /// The blocks from stored columns (a setting, a scheduled batch), checked again on the way out.
+    fn parse(threshold: i64, block: i64, value_cents: i64, days: i64) -> Result<Blocks, crate::domain::Invalid> {
+        Ok(Blocks {
+            threshold_points: Points::parse(threshold)?,
+            block_points: Points::parse(block)?,
+            value_cents_per_block: Cents::parse(value_cents)?,
+            validity_days: ValidityDays::parse(days)?,
         })
     }
 }

@@ -21,6 +21,9 @@ pub struct Converted {
     pub points: i64,
     pub vouchers: Vec<VoucherDto>,
     pub balance: i64,
+    /// The `conversion` ledger entry that paid for the vouchers.
+    #[serde(skip)]
+    pub entry_id: i64,
 }
 
 /// Converts `card`'s whole blocks if the programme converts at a threshold and the balance has
@@ -100,5 +103,5 @@ pub fn convert(
         vouchers::program_locale(program),
     );
     vouchers::notify(conn, program, card, title, Some(total), expires_at)?;
-    Ok(Some(Converted { points, vouchers: issued, balance: after.balance }))
+    Ok(Some(Converted { points, vouchers: issued, balance: after.balance, entry_id: entry.id }))
 }
