@@ -80,6 +80,10 @@ struct CreateProgram {
     /// Name of the first shop.
     #[arg(long, default_value = "Main shop")]
     location: String,
+    /// A known programme's rules to start from: `mexx` (season conversion, 500 points = a 5 €
+    /// voucher at each 1 March and 1 September, remainder kept).
+    #[arg(long, value_parser = encarte::service::presets::Preset::NAMES)]
+    preset: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -161,11 +165,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 vec![(p.owner_email.clone(), encarte::domain::role::Role::Owner, password.clone())],
             )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let created = db
-                .write(move |c| encarte::service::programs::create(c, new))
+            let preset = p.preset.as_deref().map(encarte::service::presets::Preset::parse).transpose()?;
+            let (created, applied) = db
+                .write(move |c| {
+                    let created = encarte::service::programs::create(c, new)?;
+                    let applied =
+                        preset.map(|p| encarte::service::presets::apply(c, &created.program, p)).transpose()?;
+                    Ok((created, applied))
+                })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("program {} created (id {})", created.program.slug, created.program.id);
+            if let Some(applied) = applied {
+                let b = &applied.blocks;
+                println!(
+                    "season conversion: from {} points, every {} points become a voucher of {} cents, valid {} days",
+                    b.threshold_points.get(),
+                    b.block_points.get(),
+                    b.value_cents_per_block.get(),
+                    b.validity_days.get()
+                );
+                for c in &applied.scheduled {
+                    println!("conversion scheduled for {} (id {})", encarte::dto::time(c.run_at), c.id);
+                }
+            }
             println!("{:<20} password: {password}", p.owner_email);
         }
         Command::AddStaff { program, email, role } => {

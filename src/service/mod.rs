@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod passes;
 pub mod passkit;
 pub mod points;
+pub mod presets;
 pub mod privacy;
 pub mod programs;
 pub mod promo_codes;

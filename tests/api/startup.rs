@@ -171,6 +171,30 @@ fn an_operator_creates_a_program_and_its_staff_from_the_command_line() {
     assert!(err.contains("slug"), "{err}");
     let (code, out, _) = cli(dir.path(), &["check"]);
     assert_eq!(code, Some(0), "{out}");
+
+    let mexx = ["create-program", "--slug", "mexx", "--name", "Mexx", "--owner-email", "o@mexx.fr", "--preset", "mexx"];
+    let (code, out, err) = cli(dir.path(), &mexx);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains(
+            "season conversion: from 500 points, every 500 points become a voucher of 500 cents, valid 90 days"
+        ),
+        "{out}"
+    );
+    let runs: Vec<&str> = out.lines().filter(|l| l.starts_with("conversion scheduled for ")).collect();
+    assert_eq!(runs.len(), 2, "the next two season starts: {out}");
+    assert!(
+        runs.iter().all(|l| l.contains("-02-28T23:00:00.000Z")
+            || l.contains("-02-29T23:00:00.000Z")
+            || l.contains("-08-31T22:00:00.000Z")),
+        "midnight in Paris on 1 March and 1 September: {out}"
+    );
+    let (code, _, err) = cli(
+        dir.path(),
+        &["create-program", "--slug", "x", "--name", "x", "--owner-email", "a@b.fr", "--preset", "sephora"],
+    );
+    assert_eq!(code, Some(2), "clap refuses an unknown preset: {err}");
+    assert!(err.contains("mexx"), "{err}");
 }
 
 /// `migrate` and `check` end cleanly on PostgreSQL over TLS (the local server has ssl on; libpq

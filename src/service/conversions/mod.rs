@@ -147,19 +147,25 @@ pub async fn put_setting(db: &Db, actor: &Actor, input: ConversionSetting) -> Ap
             // Off and nothing to keep: no row is the same as off.
             return setting_of(c, &program_id);
         };
-        repo::conversions::put_settings(
-            c,
-            &Settings {
-                program_id: program_id.clone(),
-                mode: input.mode,
-                threshold_points: b.threshold_points.get(),
-                block_points: b.block_points.get(),
-                value_cents_per_block: b.value_cents_per_block.get(),
-                validity_days: b.validity_days.get(),
-                updated_at: repo::now(),
-            },
-        )?;
+        put_blocks(c, &program_id, input.mode, &b)?;
         setting_of(c, &program_id)
     })
     .await
+}
+
+/// Writes the programme's setting: `mode`, with these blocks.
+pub fn put_blocks(conn: &mut crate::db::DbConn, program_id: &str, mode: ConversionMode, b: &Blocks) -> AppResult<()> {
+    repo::conversions::put_settings(
+        conn,
+        &Settings {
+            program_id: program_id.to_owned(),
+            mode,
+            threshold_points: b.threshold_points.get(),
+            block_points: b.block_points.get(),
+            value_cents_per_block: b.value_cents_per_block.get(),
+            validity_days: b.validity_days.get(),
+            updated_at: repo::now(),
+        },
+    )?;
+    Ok(())
 }

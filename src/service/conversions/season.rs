@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::threshold::convert;
@@ -153,36 +153,67 @@ pub async fn schedule(db: &Db, actor: &Actor, idem: Option<Idempotent>, input: S
     db.write(move |conn| {
         idempotency::maybe_once(conn, &actor.program_id, idem.as_ref(), StatusCode::CREATED, |conn| {
             let b = blocks_of(conn, &actor.program_id, &input)?;
-            let now = repo::now();
-            let conversion = Conversion {
-                id: repo::new_id(),
-                program_id: actor.program_id.clone(),
-                run_at: input.run_at.map_or(now, |t| t.naive_utc()),
-                threshold_points: b.threshold_points.get(),
-                block_points: b.block_points.get(),
-                value_cents_per_block: b.value_cents_per_block.get(),
-                validity_days: b.validity_days.get(),
-                dry_run: input.dry_run,
-                state: ConversionState::Scheduled,
-                cards_total: 0,
-                cards_done: 0,
-                cards_converted: 0,
-                vouchers_issued: 0,
-                points_converted: 0,
-                value_cents: 0,
-                cursor: None,
-                staff_id: Some(actor.staff_id.clone()),
-                created_at: now,
-                started_at: None,
-                finished_at: None,
-            };
-            repo::conversions::insert(conn, &conversion)?;
-            let job = ConversionRun { program_id: conversion.program_id.clone(), conversion_id: conversion.id.clone() };
-            job.enqueue_at(conn, conversion.run_at.max(now))?;
+            let run_at = input.run_at.map(|t| t.naive_utc());
+            let conversion = schedule_in(conn, &actor.program_id, Some(&actor.staff_id), &b, run_at, input.dry_run)?;
             Ok(ConversionDto::from(&conversion))
         })
     })
     .await
+}
+
+/// Writes a batch and queues its job for `run_at` (now when None), in the caller's transaction.
+pub fn schedule_in(
+    conn: &mut DbConn,
+    program_id: &str,
+    staff_id: Option<&str>,
+    b: &Blocks,
+    run_at: Option<NaiveDateTime>,
+    dry_run: bool,
+) -> AppResult<Conversion> {
+    let now = repo::now();
+    let conversion = Conversion {
+        id: repo::new_id(),
+        program_id: program_id.to_owned(),
+        run_at: run_at.unwrap_or(now),
+        threshold_points: b.threshold_points.get(),
+        block_points: b.block_points.get(),
+        value_cents_per_block: b.value_cents_per_block.get(),
+        validity_days: b.validity_days.get(),
+        dry_run,
+        state: ConversionState::Scheduled,
+        cards_total: 0,
+        cards_done: 0,
+        cards_converted: 0,
+        vouchers_issued: 0,
+        points_converted: 0,
+        value_cents: 0,
+        cursor: None,
+        staff_id: staff_id.map(str::to_owned),
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+    };
+    repo::conversions::insert(conn, &conversion)?;
+    let job = ConversionRun { program_id: conversion.program_id.clone(), conversion_id: conversion.id.clone() };
+    job.enqueue_at(conn, conversion.run_at.max(now))?;
+    Ok(conversion)
+}
+
+/// The next `count` starts of the seasons beginning on the first of `months`, at midnight in
+/// `tz`, after `now` (UTC in, UTC out).
+pub fn season_starts(now: NaiveDateTime, tz: chrono_tz::Tz, months: &[u32], count: usize) -> Vec<NaiveDateTime> {
+    use chrono::{Datelike as _, TimeZone as _};
+    let local_year = tz.from_utc_datetime(&now).year();
+    let mut starts: Vec<NaiveDateTime> = (local_year..=local_year + 2)
+        .flat_map(|year| months.iter().map(move |&month| (year, month)))
+        .filter_map(|(year, month)| chrono::NaiveDate::from_ymd_opt(year, month, 1))
+        .filter_map(|day| tz.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).earliest())
+        .map(|t| t.naive_utc())
+        .filter(|t| *t > now)
+        .collect();
+    starts.sort_unstable();
+    starts.truncate(count);
+    starts
 }
 
 pub async fn list(db: &Db, actor: &Actor) -> AppResult<Vec<ConversionDto>> {
@@ -312,5 +343,26 @@ impl Blocks {
     fn of_conversion(c: &Conversion) -> AppResult<Blocks> {
         Blocks::parse(c.threshold_points, c.block_points, c.value_cents_per_block, c.validity_days)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("conversion {}: {e}", c.id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::season_starts;
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> chrono::NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn season_starts_are_local_midnights_after_now() {
+        let paris = chrono_tz::Europe::Paris;
+        // Winter time on 1 March (UTC+1), summer time on 1 September (UTC+2).
+        assert_eq!(season_starts(at(2026, 12, 2, 12), paris, &[3, 9], 2), [at(2027, 2, 28, 23), at(2027, 8, 31, 22)]);
+        // Midnight of 1 March already began in Paris: the next one is September's.
+        assert_eq!(season_starts(at(2027, 2, 28, 23), paris, &[3, 9], 1), [at(2027, 8, 31, 22)]);
+        assert_eq!(season_starts(at(2027, 9, 15, 0), paris, &[9, 3], 3).len(), 3);
     }
 }
