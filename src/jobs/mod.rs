@@ -49,26 +49,48 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
 
     /// Like [`Job::enqueue`], due at `run_at` (a scheduled batch, the next run of a recurring job).
     fn enqueue_at(&self, conn: &mut DbConn, run_at: chrono::NaiveDateTime) -> diesel::QueryResult<()> {
-        let payload =
-            serde_json::to_string(self).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-        let now = repo::now();
-        let dedupe = self.dedupe_key();
-        repo::outbox::enqueue(
-            conn,
-            &NewJob {
-                program_id: self.program_id(),
-                kind: Self::KIND,
-                payload: &payload,
-                dedupe_key: dedupe.as_deref(),
-                state: crate::domain::status::JobState::Pending,
-                attempts: 0,
-                max_attempts: Self::max_attempts(),
-                run_at,
-                created_at: now,
-            },
-        )?;
-        wake::after_commit(conn)
+        enqueue_all(conn, std::slice::from_ref(self), run_at)
     }
+
+    /// Queues many jobs of this kind at once (a batch's pass updates and e-mails), due now.
+    fn enqueue_many(jobs: &[Self], conn: &mut DbConn) -> diesel::QueryResult<()>
+    where
+        Self: Sized,
+    {
+        enqueue_all(conn, jobs, repo::now())
+    }
+}
+
+fn enqueue_all<J: Job>(conn: &mut DbConn, jobs: &[J], run_at: chrono::NaiveDateTime) -> diesel::QueryResult<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let now = repo::now();
+    let written: Vec<(String, Option<String>)> = jobs
+        .iter()
+        .map(|job| {
+            let payload =
+                serde_json::to_string(job).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+            Ok((payload, job.dedupe_key()))
+        })
+        .collect::<diesel::QueryResult<_>>()?;
+    let rows: Vec<NewJob<'_>> = jobs
+        .iter()
+        .zip(&written)
+        .map(|(job, (payload, dedupe))| NewJob {
+            program_id: job.program_id(),
+            kind: J::KIND,
+            payload,
+            dedupe_key: dedupe.as_deref(),
+            state: crate::domain::status::JobState::Pending,
+            attempts: 0,
+            max_attempts: J::max_attempts(),
+            run_at,
+            created_at: now,
+        })
+        .collect();
+    repo::outbox::enqueue_many(conn, &rows)?;
+    wake::after_commit(conn)
 }
 
 /// What the worker knows of the job it runs, beside its payload.

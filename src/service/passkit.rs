@@ -41,13 +41,21 @@ impl Job for ApplePush {
     }
 }
 
-/// Queues a push to every device registered for the card, on the caller's connection (same
+/// Queues a push to every device registered for the cards, on the caller's connection (same
 /// transaction as the change).
-pub fn enqueue_pushes(conn: &mut DbConn, card: &Card) -> diesel::QueryResult<()> {
-    for (push_token, pass_type_id) in registrations::push_tokens(conn, &card.id)? {
-        ApplePush { push_token, pass_type_id, program_id: Some(card.program_id.clone()) }.enqueue(conn)?;
-    }
-    Ok(())
+pub fn enqueue_pushes(conn: &mut DbConn, cards: &[Card]) -> diesel::QueryResult<()> {
+    let ids: Vec<&str> = cards.iter().map(|c| c.id.as_str()).collect();
+    let program_of: std::collections::HashMap<&str, &str> =
+        cards.iter().map(|c| (c.id.as_str(), c.program_id.as_str())).collect();
+    let pushes: Vec<ApplePush> = registrations::push_tokens(conn, &ids)?
+        .into_iter()
+        .map(|(card_id, push_token, pass_type_id)| ApplePush {
+            program_id: program_of.get(card_id.as_str()).map(|p| (*p).to_owned()),
+            push_token,
+            pass_type_id,
+        })
+        .collect();
+    ApplePush::enqueue_many(&pushes, conn)
 }
 
 /// Runs one push job. Dead tokens are forgotten; anything worth retrying fails the job, so the

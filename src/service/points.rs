@@ -53,28 +53,49 @@ fn statuses(delta: i64, guard: Guard) -> &'static [CardStatus] {
 /// None when the guard refused (the card was blocked or closed, or the balance short): see
 /// [`refusal`] for why.
 pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Option<(Card, Entry)>> {
-    // The floor stops debits only: a credit to a card in debt always goes through.
-    let floor = (guard.no_overdraft && p.delta < 0).then_some(0);
-    let allowed = statuses(p.delta, guard);
-    let Some(card) = card_repo::move_balance(conn, p.program_id, p.card_id, p.delta, allowed, floor)? else {
-        return Ok(None);
-    };
-    let entry = repo::ledger::append(
-        conn,
-        &NewEntry {
-            program_id: p.program_id,
-            card_id: p.card_id,
-            delta: p.delta,
-            kind: p.kind.as_str(),
-            purchase_id: p.purchase_id,
-            staff_id: p.staff_id,
-            reason: p.reason,
-            balance_after: card.balance,
-            created_at: repo::now(),
-        },
-    )?;
-    card_changes::card_changed(conn, &card)?;
-    Ok(Some((card, entry)))
+    Ok(post_many(conn, std::slice::from_ref(p), guard)?.pop().flatten())
+}
+
+/// [`post`] for postings to distinct cards, in a few statements whatever their number (one
+/// UPDATE per distinct delta, one INSERT of the entries, the pass updates together): what a
+/// batch over thousands of cards needs. Each posting's outcome, in order.
+pub fn post_many(conn: &mut DbConn, postings: &[Posting<'_>], guard: Guard) -> AppResult<Vec<Option<(Card, Entry)>>> {
+    use std::collections::{BTreeMap, HashMap};
+    let mut by_move: BTreeMap<(&str, i64), Vec<&str>> = BTreeMap::new();
+    for p in postings {
+        by_move.entry((p.program_id, p.delta)).or_default().push(p.card_id);
+    }
+    let mut moved: HashMap<String, Card> = HashMap::with_capacity(postings.len());
+    for ((program_id, delta), card_ids) in by_move {
+        // The floor stops debits only: a credit to a card in debt always goes through.
+        let floor = (guard.no_overdraft && delta < 0).then_some(0);
+        for card in card_repo::move_balances(conn, program_id, &card_ids, delta, statuses(delta, guard), floor)? {
+            moved.insert(card.id.clone(), card);
+        }
+    }
+    let now = repo::now();
+    let entries: Vec<NewEntry<'_>> = postings
+        .iter()
+        .filter_map(|p| {
+            let card = moved.get(p.card_id)?;
+            Some(NewEntry {
+                program_id: p.program_id,
+                card_id: p.card_id,
+                delta: p.delta,
+                kind: p.kind.as_str(),
+                purchase_id: p.purchase_id,
+                staff_id: p.staff_id,
+                reason: p.reason,
+                balance_after: card.balance,
+                created_at: now,
+            })
+        })
+        .collect();
+    let mut written: HashMap<String, Entry> =
+        repo::ledger::append_many(conn, &entries)?.into_iter().map(|e| (e.card_id.clone(), e)).collect();
+    let changed: Vec<Card> = postings.iter().filter_map(|p| moved.get(p.card_id).cloned()).collect();
+    card_changes::cards_changed(conn, &changed)?;
+    Ok(postings.iter().map(|p| Some((moved.remove(p.card_id)?, written.remove(p.card_id)?))).collect())
 }
 
 /// Explains why a guarded posting was refused, reading the card as it is now.

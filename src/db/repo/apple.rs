@@ -126,8 +126,19 @@ pub fn updated_serials(
 }
 
 /// The distinct push tokens registered for the card, with their topic.
-pub fn push_tokens(conn: &mut DbConn, card_id: &str) -> QueryResult<Vec<(String, String)>> {
-    r::table.filter(r::card_id.eq(card_id)).select((r::push_token, r::pass_type_id)).distinct().load(conn)
+/// The distinct (card, push token, pass type) of these cards' registrations.
+pub fn push_tokens(conn: &mut DbConn, card_ids: &[&str]) -> QueryResult<Vec<(String, String, String)>> {
+    let mut tokens = Vec::new();
+    for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
+        tokens.extend(
+            r::table
+                .filter(r::card_id.eq_any(ids))
+                .select((r::card_id, r::push_token, r::pass_type_id))
+                .distinct()
+                .load::<(String, String, String)>(conn)?,
+        );
+    }
+    Ok(tokens)
 }
 
 /// Forgets a token APNs called dead (410 Unregistered, 400 BadDeviceToken): every registration

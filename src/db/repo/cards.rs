@@ -110,19 +110,37 @@ pub fn move_balance(
     statuses: &[CardStatus],
     floor: Option<i64>,
 ) -> QueryResult<Option<Card>> {
+    Ok(move_balances(conn, program_id, &[card_id], delta, statuses, floor)?.pop())
+}
+
+/// [`move_balance`] for many cards moved by the same `delta`, in one UPDATE per
+/// [`super::IDS_PER_STATEMENT`] cards: the cards that moved (in no particular order).
+pub fn move_balances(
+    conn: &mut DbConn,
+    program_id: &str,
+    card_ids: &[&str],
+    delta: i64,
+    statuses: &[CardStatus],
+    floor: Option<i64>,
+) -> QueryResult<Vec<Card>> {
     let min_before = floor.map_or(i64::MIN, |f| f.saturating_sub(delta));
-    diesel::update(cards::table)
-        .filter(cards::program_id.eq(program_id))
-        .filter(cards::id.eq(card_id))
-        .filter(cards::status.eq_any(statuses))
-        .filter(cards::balance.ge(min_before))
-        .set((
-            cards::balance.eq(cards::balance + delta),
-            cards::pass_version.eq(cards::pass_version + 1),
-            cards::updated_at.eq(now()),
-        ))
-        .get_result::<Card>(conn)
-        .optional()
+    let mut moved = Vec::with_capacity(card_ids.len());
+    for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
+        moved.extend(
+            diesel::update(cards::table)
+                .filter(cards::program_id.eq(program_id))
+                .filter(cards::id.eq_any(ids))
+                .filter(cards::status.eq_any(statuses))
+                .filter(cards::balance.ge(min_before))
+                .set((
+                    cards::balance.eq(cards::balance + delta),
+                    cards::pass_version.eq(cards::pass_version + 1),
+                    cards::updated_at.eq(now()),
+                ))
+                .get_results::<Card>(conn)?,
+        );
+    }
+    Ok(moved)
 }
 
 /// Reads the card and holds its row lock until the transaction ends (a no-op UPDATE: portable,
@@ -168,19 +186,37 @@ pub fn close_for_erasure(conn: &mut DbConn, program_id: &str, card_id: &str, new
 /// On PostgreSQL the sequence is the writing transaction's id; on SQLite a counter (one writer at
 /// a time). See the `apple_wallet` migration for why a database sequence would lose updates.
 pub fn mark_pass_changed(conn: &mut DbConn, card: &Card) -> QueryResult<Card> {
+    mark_passes_changed(conn, std::slice::from_ref(card))?.pop().ok_or(diesel::result::Error::NotFound)
+}
+
+/// [`mark_pass_changed`] for many cards: one UPDATE per distinct Last-Modified (nearly always
+/// one: "now", unless a card changed within the last second).
+pub fn mark_passes_changed(conn: &mut DbConn, changed: &[Card]) -> QueryResult<Vec<Card>> {
     use chrono::Timelike;
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     let now = now();
     let now = now.with_nanosecond(0).unwrap_or(now);
-    let modified = now.max(card.pass_updated_at + chrono::Duration::seconds(1));
-    let seq = match conn {
-        DbConn::Pg(_) => sql::<BigInt>("txid_current()"),
-        DbConn::Sqlite(_) => sql::<BigInt>("(SELECT COALESCE(MAX(pass_seq), 0) + 1 FROM cards)"),
-    };
-    diesel::update(cards::table.filter(cards::id.eq(&card.id)))
-        .set((cards::pass_seq.eq(seq), cards::pass_updated_at.eq(modified)))
-        .get_result::<Card>(conn)
+    let mut by_modified: std::collections::BTreeMap<NaiveDateTime, Vec<&str>> = std::collections::BTreeMap::new();
+    for card in changed {
+        let modified = now.max(card.pass_updated_at + chrono::Duration::seconds(1));
+        by_modified.entry(modified).or_default().push(&card.id);
+    }
+    let mut marked = Vec::with_capacity(changed.len());
+    for (modified, ids) in by_modified {
+        for ids in ids.chunks(super::IDS_PER_STATEMENT) {
+            let seq = match conn {
+                DbConn::Pg(_) => sql::<BigInt>("txid_current()"),
+                DbConn::Sqlite(_) => sql::<BigInt>("(SELECT COALESCE(MAX(pass_seq), 0) + 1 FROM cards)"),
+            };
+            marked.extend(
+                diesel::update(cards::table.filter(cards::id.eq_any(ids)))
+                    .set((cards::pass_seq.eq(seq), cards::pass_updated_at.eq(modified)))
+                    .get_results::<Card>(conn)?,
+            );
+        }
+    }
+    Ok(marked)
 }
 
 pub fn find_by_serial(conn: &mut DbConn, serial: &str) -> QueryResult<Option<Card>> {

@@ -207,6 +207,12 @@ pub struct ConvertedCard<'a> {
     pub created_at: NaiveDateTime,
 }
 
-pub fn insert_card(conn: &mut DbConn, row: &ConvertedCard<'_>) -> QueryResult<()> {
-    diesel::insert_into(conversion_cards::table).values(row).execute(conn).map(drop)
+pub fn insert_cards(conn: &mut DbConn, rows: &[ConvertedCard<'_>]) -> QueryResult<()> {
+    for rows in rows.chunks(super::ROWS_PER_INSERT) {
+        match conn {
+            DbConn::Pg(c) => diesel::insert_into(conversion_cards::table).values(rows).execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(conversion_cards::table).values(rows).execute(c)?,
+        };
+    }
+    Ok(())
 }

@@ -37,6 +37,24 @@ pub fn append(conn: &mut DbConn, entry: &NewEntry<'_>) -> QueryResult<Entry> {
     diesel::insert_into(ledger_entries::table).values(entry).get_result::<Entry>(conn)
 }
 
+/// [`append`] for many entries, [`super::ROWS_PER_INSERT`] per INSERT; the entries written,
+/// in no particular order.
+pub fn append_many(conn: &mut DbConn, entries: &[NewEntry<'_>]) -> QueryResult<Vec<Entry>> {
+    if let [entry] = entries {
+        // One row (every till's posting): the single-row INSERT, a statement the connection
+        // keeps prepared; a multi-row one is planned afresh each time.
+        return Ok(vec![append(conn, entry)?]);
+    }
+    let mut written = Vec::with_capacity(entries.len());
+    for rows in entries.chunks(super::ROWS_PER_INSERT) {
+        written.extend(match conn {
+            DbConn::Pg(c) => diesel::insert_into(ledger_entries::table).values(rows).get_results::<Entry>(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(ledger_entries::table).values(rows).get_results::<Entry>(c)?,
+        });
+    }
+    Ok(written)
+}
+
 pub fn find(conn: &mut DbConn, program_id: &str, id: i64) -> QueryResult<Option<Entry>> {
     ledger_entries::table
         .filter(ledger_entries::program_id.eq(program_id))

@@ -16,6 +16,11 @@ macro_rules! insert_or_ignore {
     };
 }
 
+/// Ids bound in one `IN (...)` / `= ANY(...)`, and rows in one multi-row INSERT: far below
+/// SQLite's 32,766 bound parameters even for the widest row written in batches (vouchers).
+pub const IDS_PER_STATEMENT: usize = 500;
+pub const ROWS_PER_INSERT: usize = 500;
+
 pub mod apple;
 pub mod cards;
 pub mod conversions;

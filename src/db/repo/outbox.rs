@@ -45,26 +45,40 @@ pub struct NewJob<'a> {
 /// Inserts the job unless one with the same dedupe key is already pending: that one will see
 /// the latest state when it runs, so a burst of changes coalesces into one job.
 pub fn enqueue(conn: &mut DbConn, job: &NewJob<'_>) -> QueryResult<()> {
-    match conn {
-        // The index predicate must be a literal: PostgreSQL can't match a partial index against a
-        // bind parameter once the prepared statement switches to a generic plan.
-        DbConn::Pg(c) => diesel::insert_into(outbox_jobs::table)
-            .values(job)
-            .on_conflict(outbox_jobs::dedupe_key)
-            .filter_target(diesel::dsl::sql::<diesel::sql_types::Bool>("state = 'pending'"))
-            // Not DO NOTHING: that takes no lock, so a worker could claim and run the pending job
-            // before this transaction commits and miss its change. DO UPDATE locks the job until
-            // then (the claim skips it), and an earlier run_at also cuts short a retry's backoff.
-            .do_update()
-            .set(
-                outbox_jobs::run_at
-                    .eq(diesel::dsl::sql::<diesel::sql_types::Timestamp>("LEAST(outbox_jobs.run_at, excluded.run_at)")),
-            )
-            .execute(c)?,
-        // diesel has no partial-index conflict target for SQLite; OR IGNORE skips the same row
-        // (the only constraint a job we build can break is that unique index).
-        DbConn::Sqlite(c) => diesel::insert_or_ignore_into(outbox_jobs::table).values(job).execute(c)?,
-    };
+    enqueue_many(conn, std::slice::from_ref(job))
+}
+
+/// [`enqueue`] for many jobs, [`super::ROWS_PER_INSERT`] per INSERT. Jobs of the batch that share
+/// a dedupe key coalesce into the first (one statement may not touch a row twice).
+pub fn enqueue_many(conn: &mut DbConn, jobs: &[NewJob<'_>]) -> QueryResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    let jobs: Vec<&NewJob<'_>> = jobs.iter().filter(|j| j.dedupe_key.is_none_or(|k| seen.insert(k))).collect();
+    for rows in jobs.chunks(super::ROWS_PER_INSERT) {
+        // One row stays a one-row INSERT (see `ledger::append_many`).
+        let rows: Vec<NewJob<'_>> = rows.iter().map(|j| (*j).clone()).collect();
+        match conn {
+            // The index predicate must be a literal: PostgreSQL can't match a partial index against
+            // a bind parameter once the prepared statement switches to a generic plan.
+            DbConn::Pg(c) => {
+                diesel::insert_into(outbox_jobs::table)
+                    .values(&rows)
+                    .on_conflict(outbox_jobs::dedupe_key)
+                    .filter_target(diesel::dsl::sql::<diesel::sql_types::Bool>("state = 'pending'"))
+                    // Not DO NOTHING: that takes no lock, so a worker could claim and run the pending
+                    // job before this transaction commits and miss its change. DO UPDATE locks the job
+                    // until then (the claim skips it), and an earlier run_at also cuts short a retry's
+                    // backoff.
+                    .do_update()
+                    .set(outbox_jobs::run_at.eq(diesel::dsl::sql::<diesel::sql_types::Timestamp>(
+                        "LEAST(outbox_jobs.run_at, excluded.run_at)",
+                    )))
+                    .execute(c)?
+            }
+            // diesel has no partial-index conflict target for SQLite; OR IGNORE skips the same row
+            // (the only constraint a job we build can break is that unique index).
+            DbConn::Sqlite(c) => diesel::insert_or_ignore_into(outbox_jobs::table).values(&rows).execute(c)?,
+        };
+    }
     Ok(())
 }
 

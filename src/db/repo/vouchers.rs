@@ -44,6 +44,25 @@ pub fn insert(conn: &mut DbConn, voucher: &Voucher) -> QueryResult<bool> {
     Ok(insert_or_ignore!(conn, vouchers::table, voucher)? == 1)
 }
 
+/// Inserts the vouchers, [`super::ROWS_PER_INSERT`] per INSERT, skipping any whose code is
+/// taken; the number written.
+pub fn insert_many(conn: &mut DbConn, vouchers: &[Voucher]) -> QueryResult<usize> {
+    let mut written = 0;
+    for rows in vouchers.chunks(super::ROWS_PER_INSERT) {
+        written += insert_or_ignore!(conn, vouchers::table, rows)?;
+    }
+    Ok(written)
+}
+
+/// Which of these voucher ids exist.
+pub fn existing_ids(conn: &mut DbConn, ids: &[&str]) -> QueryResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for ids in ids.chunks(super::IDS_PER_STATEMENT) {
+        found.extend(vouchers::table.filter(vouchers::id.eq_any(ids)).select(vouchers::id).load::<String>(conn)?);
+    }
+    Ok(found)
+}
+
 pub fn find(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResult<Option<Voucher>> {
     vouchers::table
         .filter(vouchers::program_id.eq(program_id))

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::threshold::convert;
+use super::threshold::convert_many;
 use super::{Blocks, ConversionSetting};
 use crate::db::repo::conversions::{Conversion, ConvertedCard, Progress};
 use crate::db::{Db, DbConn, repo};
@@ -272,38 +272,31 @@ pub fn chunk(conn: &mut DbConn, program_id: &str, conversion_id: &str) -> AppRes
     let program = repo::programs::find(conn, program_id)?;
     let b = Blocks::of_conversion(&run)?;
     let cards = repo::conversions::active_cards_after(conn, program_id, run.cursor.as_deref(), CHUNK)?;
-    let mut p = Progress::default();
-    for card in &cards {
-        p.cards_done += 1;
-        let (n, points) = if run.dry_run {
-            blocks(card.balance, b.threshold_points.get(), b.block_points.get())
-        } else {
-            let Some(done) = convert(conn, &program, card, &b, Some(conversion_id), run.staff_id.as_deref(), now)?
-            else {
-                continue;
-            };
-            let n = i64::try_from(done.vouchers.len()).unwrap_or(i64::MAX);
-            repo::conversions::insert_card(
-                conn,
-                &ConvertedCard {
-                    conversion_id,
-                    card_id: &card.id,
-                    program_id,
-                    points: done.points,
-                    vouchers: n,
-                    ledger_entry_id: done.entry_id,
-                    created_at: now,
-                },
-            )?;
-            (n, done.points)
-        };
-        if n > 0 {
-            p.cards_converted += 1;
-            p.vouchers_issued += n;
-            p.points_converted += points;
-            p.value_cents += n * b.value_cents_per_block.get();
+    let mut p = Progress { cards_done: i64::try_from(cards.len()).unwrap_or(i64::MAX), ..Progress::default() };
+    let mut done = Vec::new();
+    if run.dry_run {
+        for card in &cards {
+            let (n, points) = blocks(card.balance, b.threshold_points.get(), b.block_points.get());
+            p.count(n, points, &b);
+        }
+    } else {
+        let outcomes = convert_many(conn, &program, &cards, &b, Some(conversion_id), run.staff_id.as_deref(), now)?;
+        for (card, outcome) in cards.iter().zip(&outcomes) {
+            let Some(c) = outcome else { continue };
+            let n = i64::try_from(c.vouchers.len()).unwrap_or(i64::MAX);
+            p.count(n, c.points, &b);
+            done.push(ConvertedCard {
+                conversion_id,
+                card_id: &card.id,
+                program_id,
+                points: c.points,
+                vouchers: n,
+                ledger_entry_id: c.entry_id,
+                created_at: now,
+            });
         }
     }
+    repo::conversions::insert_cards(conn, &done)?;
     let last = usize::try_from(CHUNK).is_ok_and(|chunk| cards.len() < chunk);
     let cursor = cards.last().map(|c| c.id.as_str()).or(run.cursor.as_deref());
     repo::conversions::record_chunk(conn, conversion_id, p, cursor, last.then_some(now))?;
@@ -334,6 +327,18 @@ pub async fn run(db: Db, job: ConversionRun) -> anyhow::Result<()> {
                 return Ok(());
             }
             Step::Stopped => return Ok(()),
+        }
+    }
+}
+
+impl Progress {
+    /// A card with `n` blocks converted (or, in a dry run, to convert).
+    fn count(&mut self, n: i64, points: i64, b: &Blocks) {
+        if n > 0 {
+            self.cards_converted += 1;
+            self.vouchers_issued += n;
+            self.points_converted += points;
+            self.value_cents += n * b.value_cents_per_block.get();
         }
     }
 }

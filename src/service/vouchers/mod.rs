@@ -20,6 +20,7 @@ use crate::domain::text::Locale;
 use crate::domain::voucher::{ValidityDays, VoucherCode, VoucherValue};
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
+use crate::jobs::Job as _;
 use crate::mail::{self, Mail};
 
 /// What a new voucher is, and where it comes from.
@@ -50,37 +51,33 @@ const CODE_DRAWS: usize = 3;
 /// pass is the caller's business (a claim or a conversion moves the balance, which already
 /// updates it; a manual voucher says so itself).
 pub fn issue(conn: &mut DbConn, i: &Issue<'_>, now: NaiveDateTime) -> AppResult<Voucher> {
-    i.value.check().map_err(|e| AppError::unprocessable("invalid_voucher", e.to_string()))?;
-    let tz = i.program.tz();
-    let (kind, value, item) = i.value.parts();
-    for _ in 0..CODE_DRAWS {
-        let voucher = Voucher {
-            id: repo::new_id(),
-            program_id: i.program.id.clone(),
-            card_id: i.card.id.clone(),
-            code: VoucherCode::generate().as_str().to_owned(),
-            kind: kind.to_owned(),
-            value,
-            item: item.map(str::to_owned),
-            min_purchase_cents: i.min_purchase_cents,
-            state: VoucherState::Active,
-            origin: i.origin,
-            reward_id: i.reward_id.map(str::to_owned),
-            conversion_id: i.conversion_id.map(str::to_owned),
-            ledger_entry_id: i.ledger_entry_id,
-            reason: i.reason.map(str::to_owned),
-            staff_id: i.staff_id.map(str::to_owned),
-            expires_at: i.validity.expiry(now, tz),
-            purchase_id: None,
-            discount_cents: None,
-            used_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        if repo::vouchers::insert(conn, &voucher)? {
-            if !i.notify {
-                return Ok(voucher);
+    issue_many(conn, std::slice::from_ref(i), now)?
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a voucher was not written")))
+}
+
+/// [`issue`] for many vouchers at once (a batch conversion), in order: one multi-row INSERT per
+/// [`repo::ROWS_PER_INSERT`]; the rare code already taken is drawn again on its own.
+pub fn issue_many(conn: &mut DbConn, issues: &[Issue<'_>], now: NaiveDateTime) -> AppResult<Vec<Voucher>> {
+    let mut vouchers = Vec::with_capacity(issues.len());
+    for i in issues {
+        i.value.check().map_err(|e| AppError::unprocessable("invalid_voucher", e.to_string()))?;
+        vouchers.push(row(i, now));
+    }
+    if repo::vouchers::insert_many(conn, &vouchers)? < vouchers.len() {
+        let ids: Vec<&str> = vouchers.iter().map(|v| v.id.as_str()).collect();
+        let written = repo::vouchers::existing_ids(conn, &ids)?;
+        for (v, i) in vouchers.iter_mut().zip(issues) {
+            if !written.contains(&v.id) {
+                *v = redraw(conn, i, now)?;
             }
+        }
+    }
+    let mails: Vec<Mail> = vouchers
+        .iter()
+        .zip(issues)
+        .filter(|(_, i)| i.notify)
+        .map(|(v, i)| {
             let title = i
                 .title
                 .map_or_else(|| value_text(i.value, &i.program.currency, program_locale(i.program)), str::to_owned);
@@ -88,7 +85,46 @@ pub fn issue(conn: &mut DbConn, i: &Issue<'_>, now: NaiveDateTime) -> AppResult<
                 VoucherValue::AmountOffCents(c) => Some(*c),
                 _ => None,
             };
-            notify(conn, i.program, i.card, title, value_cents, voucher.expires_at)?;
+            issued_mail(i.program, i.card, title, value_cents, v.expires_at)
+        })
+        .collect();
+    Mail::enqueue_many(&mails, conn)?;
+    Ok(vouchers)
+}
+
+/// A fresh voucher row for `i`, with a newly drawn code.
+fn row(i: &Issue<'_>, now: NaiveDateTime) -> Voucher {
+    let (kind, value, item) = i.value.parts();
+    Voucher {
+        id: repo::new_id(),
+        program_id: i.program.id.clone(),
+        card_id: i.card.id.clone(),
+        code: VoucherCode::generate().as_str().to_owned(),
+        kind: kind.to_owned(),
+        value,
+        item: item.map(str::to_owned),
+        min_purchase_cents: i.min_purchase_cents,
+        state: VoucherState::Active,
+        origin: i.origin,
+        reward_id: i.reward_id.map(str::to_owned),
+        conversion_id: i.conversion_id.map(str::to_owned),
+        ledger_entry_id: i.ledger_entry_id,
+        reason: i.reason.map(str::to_owned),
+        staff_id: i.staff_id.map(str::to_owned),
+        expires_at: i.validity.expiry(now, i.program.tz()),
+        purchase_id: None,
+        discount_cents: None,
+        used_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Draws codes for one voucher until one is free in the programme.
+fn redraw(conn: &mut DbConn, i: &Issue<'_>, now: NaiveDateTime) -> AppResult<Voucher> {
+    for _ in 0..CODE_DRAWS {
+        let voucher = row(i, now);
+        if repo::vouchers::insert(conn, &voucher)? {
             return Ok(voucher);
         }
     }
@@ -104,18 +140,26 @@ pub fn notify(
     value_cents: Option<i64>,
     expires_at: NaiveDateTime,
 ) -> AppResult<()> {
-    mail::queue(
-        conn,
-        &Mail::VoucherIssued {
-            program_id: program.id.clone(),
-            customer_id: card.customer_id.clone(),
-            title,
-            description: None,
-            value_cents,
-            expires_on: Some(program.tz().from_utc_datetime(&expires_at).date_naive()),
-        },
-    )?;
+    mail::queue(conn, &issued_mail(program, card, title, value_cents, expires_at))?;
     Ok(())
+}
+
+/// The customer's `voucher_issued` e-mail: what they got and until when.
+pub fn issued_mail(
+    program: &Program,
+    card: &Card,
+    title: String,
+    value_cents: Option<i64>,
+    expires_at: NaiveDateTime,
+) -> Mail {
+    Mail::VoucherIssued {
+        program_id: program.id.clone(),
+        customer_id: card.customer_id.clone(),
+        title,
+        description: None,
+        value_cents,
+        expires_on: Some(program.tz().from_utc_datetime(&expires_at).date_naive()),
+    }
 }
 
 pub fn program_locale(program: &Program) -> Locale {
