@@ -315,6 +315,7 @@ async fn the_web_service_refuses_bad_tokens_and_bad_bodies() {
     assert_eq!(call(&app, Method::POST, "/wallet/apple/v1/log", None, Some(log)).await.status(), StatusCode::OK);
     let res = call(&app, Method::POST, "/wallet/apple/v1/log", None, Some(json!({"logs": 3}))).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -329,6 +330,7 @@ async fn the_customer_link_downloads_the_pass() {
     assert_eq!(pass_json(&res.bytes().await.unwrap())["serialNumber"], enrolled["serial"]);
     let res = app.client.get(app.url("/c/0123456789abcdef0123456789abcdef/pass.pkpass")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    app.run_jobs().await;
 }
 
 /// The update tag must not let a slow transaction slip under it: T1 changes card A and stays
@@ -338,7 +340,7 @@ async fn the_customer_link_downloads_the_pass() {
 #[tokio::test]
 async fn a_change_that_commits_late_is_still_listed() {
     use diesel::connection::SimpleConnection;
-    let (app, _mock) = app_with_mock().await;
+    let (app, mock) = app_with_mock().await;
     if app.db.backend() != encarte::db::Backend::Postgres {
         return;
     }
@@ -372,6 +374,8 @@ async fn a_change_that_commits_late_is_still_listed() {
     let (status, serials, _) = updated(&app, "race", Some(&tag)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(serials.contains(&a.serial), "A committed after the tag was handed out: {serials:?}");
+    app.run_jobs().await;
+    assert_eq!(mock.pushes().len(), 1, "B's purchase reaches the phone");
 }
 
 /// The day a voucher ends, as the programme (Europe/Paris) reads it, from the API's UTC instant.

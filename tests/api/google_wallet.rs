@@ -164,6 +164,7 @@ async fn callbacks_are_verified_and_processed_once() {
     assert_eq!(send("not json".into()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.count("google_objects", "saved = TRUE").await, 0);
     assert_eq!(mock.state.lock().unwrap().key_fetches, 1, "Google's keys are fetched once and cached");
+    app.run_jobs().await;
 }
 
 #[tokio::test]

@@ -340,6 +340,29 @@ impl TestApp {
             .unwrap();
     }
 
+    /// For apps with a real worker (`worker: true`): waits until it has left no due job queued,
+    /// so that the test ends on its outcome rather than a race. Panics after `within`.
+    pub async fn wait_for_worker(&self, within: std::time::Duration) {
+        let started = std::time::Instant::now();
+        loop {
+            let left = self.db.read(|c| Ok(due_jobs(c)?)).await.expect("outbox read");
+            if left.is_empty() {
+                return;
+            }
+            assert!(started.elapsed() < within, "the worker left due jobs queued after {within:?}: {left:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The e-mails the default mailer (the file transport) has written, raw, by file name.
+    pub fn sent_mails(&self) -> Vec<String> {
+        let dir = self.config.data_dir.join("mail");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        let mut files: Vec<std::path::PathBuf> = entries.map(|e| e.expect("mail dir entry").path()).collect();
+        files.sort();
+        files.iter().map(|f| std::fs::read_to_string(f).expect("mail file")).collect()
+    }
+
     /// Runs every due outbox job with the standard handlers.
     pub async fn run_jobs(&self) -> usize {
         let worker = self.worker(encarte::startup::registry(&self.deps));
@@ -384,6 +407,21 @@ impl TestApp {
         let sql = sql.to_owned();
         self.db.write(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.expect("SQL runs")
     }
+}
+
+/// The jobs due and not finished, by kind: pending or running with `run_at <= now`. A recurring
+/// job's next run, or a retry's backoff, is not due yet.
+fn due_jobs(conn: &mut encarte::db::DbConn) -> diesel::QueryResult<Vec<(String, i64)>> {
+    use diesel::prelude::*;
+    use encarte::db::schema::outbox_jobs::dsl as j;
+    use encarte::domain::status::JobState;
+    j::outbox_jobs
+        .filter(j::state.eq_any([JobState::Pending, JobState::Running]))
+        .filter(j::run_at.le(encarte::db::repo::now()))
+        .group_by(j::kind)
+        .select((j::kind, diesel::dsl::count_star()))
+        .order(j::kind)
+        .load(conn)
 }
 
 /// The error code of an error body.
