@@ -1,6 +1,8 @@
 //! `spawn_app`: the real server on port 0 against a fresh database (a SQLite file in a temp
 //! directory, or a PostgreSQL schema dropped afterwards), plus fixtures and request helpers.
+//! A `TestApp` fails its test when it is dropped with due jobs never run (see its `Drop`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use diesel::connection::SimpleConnection;
@@ -103,6 +105,8 @@ pub struct TestApp {
     pub staff: Tokens,
     keys: AuthKeys,
     handle: actix_web::dev::ServerHandle,
+    /// Set by [`TestApp::jobs_may_stay`]: the drop check lets due jobs stay queued.
+    jobs_may_stay: AtomicBool,
     /// Dropped last: the schema goes once the server has let go of it.
     _test_db: TestDb,
 }
@@ -111,6 +115,19 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command now; the workers close their connections as they exit.
         drop(self.handle.stop(false));
+        // A failing test shows its own failure, not this one.
+        if std::thread::panicking() || self.jobs_may_stay.load(Ordering::Relaxed) {
+            return;
+        }
+        let left = self.due_jobs_blocking();
+        if !left.is_empty() {
+            let total: i64 = left.iter().map(|(_, n)| n).sum();
+            let kinds: Vec<String> = left.iter().map(|(kind, n)| format!("{kind}×{n}")).collect();
+            panic!(
+                "{total} queued jobs were never run: {} — call app.run_jobs().await or app.jobs_may_stay()",
+                kinds.join(", ")
+            );
+        }
     }
 }
 
@@ -176,6 +193,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         },
         keys,
         handle,
+        jobs_may_stay: AtomicBool::new(false),
         _test_db: test_db,
     };
     app.staff = app.new_program("shop").await;
@@ -340,8 +358,26 @@ impl TestApp {
             .unwrap();
     }
 
+    /// For tests that leave due jobs queued on purpose (about the outbox itself): the drop check
+    /// lets them stay.
+    pub fn jobs_may_stay(&self) {
+        self.jobs_may_stay.store(true, Ordering::Relaxed);
+    }
+
+    /// The due jobs not finished, by kind. Sync, on a connection of its own: it runs in `Drop`,
+    /// on the test's runtime thread (mostly a current-thread runtime), where nothing can be
+    /// awaited and waiting on the pool could starve the very tasks that would free it.
+    fn due_jobs_blocking(&self) -> Vec<(String, i64)> {
+        let url = self.config.database_url.as_deref().expect("the test app has a database URL");
+        let mut conn = encarte::db::DbUrl::parse(url)
+            .expect("a valid database URL")
+            .establish()
+            .expect("the drop check connects to the test database");
+        due_jobs(&mut conn).expect("the drop check reads the outbox")
+    }
+
     /// For apps with a real worker (`worker: true`): waits until it has left no due job queued,
-    /// so that the test ends on its outcome rather than a race. Panics after `within`.
+    /// so the drop check sees its outcome rather than a race. Panics after `within`.
     pub async fn wait_for_worker(&self, within: std::time::Duration) {
         let started = std::time::Instant::now();
         loop {
