@@ -92,6 +92,7 @@ async fn roles_gate_block_and_adjust() {
         assert_eq!(body["status"], "blocked");
     }
     assert_eq!(app.count("ledger_entries", "1=1").await, 0);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -129,4 +130,5 @@ async fn a_token_stops_working_when_its_user_is_deleted_demoted_or_moved() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(app.count("purchases", "1=1").await, 0);
     assert_eq!(app.count("ledger_entries", "1=1").await, 1);
+    app.run_jobs().await;
 }

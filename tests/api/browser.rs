@@ -112,4 +112,6 @@ async fn browser_enrol_card_purchase_and_csrf() {
     }
     // What the browser did went through the ledger like any other purchase.
     app.assert_ledger_consistent().await;
+    // The worker may still be on the last purchase's jobs.
+    app.wait_for_worker(Duration::from_secs(5)).await;
 }

@@ -20,6 +20,7 @@ async fn block_and_unblock_change_the_pass_and_are_idempotent() {
     assert_eq!((body["status"].as_str(), body["pass_version"].as_i64()), (Some("active"), Some(3)));
     let (status, body) = app.post("/api/v1/cards/unknown/block", &app.staff.manager, None, &json!({})).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "card_not_found"));
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -65,4 +66,5 @@ async fn a_closed_card_takes_no_new_points_by_any_path() {
         app.post(&adjust, &app.staff.manager, Some("a-2"), &json!({"points": -1, "reason": "fix"})).await;
     assert_eq!((status, body["balance"].as_i64()), (StatusCode::CREATED, Some(14)), "{body}");
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }

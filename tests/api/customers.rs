@@ -35,6 +35,8 @@ async fn enrolment_creates_a_customer_and_a_card() {
     assert!(!barcode.contains(number), "the barcode must not be derivable from the number");
     assert_ne!(card["serial"], card["id"]);
     assert!(card.get("auth_token").is_none(), "the pass secret never leaves through the staff API");
+    assert_eq!(app.run_jobs().await, 1);
+    assert_eq!(app.sent_mails().len(), 1, "the welcome e-mail");
 }
 
 #[tokio::test]
@@ -55,6 +57,7 @@ async fn a_card_is_found_by_number_grouped_number_barcode_and_id() {
     let (status, body) =
         app.get(&format!("/api/v1/cards/{}", String::from_utf8(typo).unwrap()), &app.staff.cashier).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "card_not_found"));
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -71,6 +74,7 @@ async fn one_email_one_customer_per_program() {
     let other = app.new_program("other").await;
     app.enrol_with(&other.cashier, "dup@example.fr").await;
     assert_eq!(app.count("customers", "1=1").await, 2);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -82,6 +86,7 @@ async fn enrolment_with_an_idempotency_key_replays() {
     assert_eq!(first.0, StatusCode::CREATED);
     assert_eq!(first, second);
     assert_eq!(app.count("customers", "1=1").await, 1);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -96,4 +101,5 @@ async fn concurrent_enrolments_of_one_email_make_one_customer() {
         assert_eq!((*status, code(body)), (StatusCode::CONFLICT, "customer_exists"));
     }
     assert_eq!(app.count("customers", "1=1").await, 1);
+    app.run_jobs().await;
 }

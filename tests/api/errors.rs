@@ -86,6 +86,7 @@ async fn malformed_requests_name_the_field() {
     assert_eq!((status, code(&res)), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
     assert_eq!(app.count("purchases", "1=1").await, 0);
     assert_eq!(app.count("customers", "1=1").await, 1);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -139,6 +140,7 @@ async fn no_input_makes_a_500() {
             assert!(res["error"]["code"].is_string());
         }
     }
+    app.run_jobs().await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::apple_wallet::retry_now;
 use crate::google_mock::{GoogleMock, ISSUER};
 use crate::helpers::{TestApp, code, spawn_app, spawn_app_with};
 
@@ -128,6 +129,10 @@ async fn an_existing_object_is_patched_and_a_lost_one_recreated() {
     app.purchase(&app.staff.cashier, card["barcode"].as_str().unwrap(), 1000, "down").await;
     app.run_jobs().await;
     assert_eq!(app.count("outbox_jobs", "kind = 'card_changed' AND state = 'pending' AND attempts = 1").await, 1);
+    // Google is back: the retry (run now, not after its backoff) brings the object up to date.
+    retry_now(&app).await;
+    app.run_jobs().await;
+    assert_eq!(mock.state.lock().unwrap().objects[&object_id(&card)]["loyaltyPoints"]["balance"]["int"], 20);
 }
 
 #[tokio::test]
@@ -164,6 +169,7 @@ async fn callbacks_are_verified_and_processed_once() {
     assert_eq!(send("not json".into()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.count("google_objects", "saved = TRUE").await, 0);
     assert_eq!(mock.state.lock().unwrap().key_fetches, 1, "Google's keys are fetched once and cached");
+    app.run_jobs().await;
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! `spawn_app`: the real server on port 0 against a fresh database (a SQLite file in a temp
 //! directory, or a PostgreSQL schema dropped afterwards), plus fixtures and request helpers.
+//! A `TestApp` fails its test when it is dropped with due jobs never run (see its `Drop`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use diesel::connection::SimpleConnection;
@@ -103,6 +105,8 @@ pub struct TestApp {
     pub staff: Tokens,
     keys: AuthKeys,
     handle: actix_web::dev::ServerHandle,
+    /// Set by [`TestApp::jobs_may_stay`]: the drop check lets due jobs stay queued.
+    jobs_may_stay: AtomicBool,
     /// Dropped last: the schema goes once the server has let go of it.
     _test_db: TestDb,
 }
@@ -111,6 +115,19 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Sends the stop command now; the workers close their connections as they exit.
         drop(self.handle.stop(false));
+        // A failing test shows its own failure, not this one.
+        if std::thread::panicking() || self.jobs_may_stay.load(Ordering::Relaxed) {
+            return;
+        }
+        let left = self.due_jobs_blocking();
+        if !left.is_empty() {
+            let total: i64 = left.iter().map(|(_, n)| n).sum();
+            let kinds: Vec<String> = left.iter().map(|(kind, n)| format!("{kind}×{n}")).collect();
+            panic!(
+                "{total} queued jobs were never run: {} — call app.run_jobs().await or app.jobs_may_stay()",
+                kinds.join(", ")
+            );
+        }
     }
 }
 
@@ -176,6 +193,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         },
         keys,
         handle,
+        jobs_may_stay: AtomicBool::new(false),
         _test_db: test_db,
     };
     app.staff = app.new_program("shop").await;
@@ -340,6 +358,47 @@ impl TestApp {
             .unwrap();
     }
 
+    /// For tests that leave due jobs queued on purpose (about the outbox itself): the drop check
+    /// lets them stay.
+    pub fn jobs_may_stay(&self) {
+        self.jobs_may_stay.store(true, Ordering::Relaxed);
+    }
+
+    /// The due jobs not finished, by kind. Sync, on a connection of its own: it runs in `Drop`,
+    /// on the test's runtime thread (mostly a current-thread runtime), where nothing can be
+    /// awaited and waiting on the pool could starve the very tasks that would free it.
+    fn due_jobs_blocking(&self) -> Vec<(String, i64)> {
+        let url = self.config.database_url.as_deref().expect("the test app has a database URL");
+        let mut conn = encarte::db::DbUrl::parse(url)
+            .expect("a valid database URL")
+            .establish()
+            .expect("the drop check connects to the test database");
+        due_jobs(&mut conn).expect("the drop check reads the outbox")
+    }
+
+    /// For apps with a real worker (`worker: true`): waits until it has left no due job queued,
+    /// so the drop check sees its outcome rather than a race. Panics after `within`.
+    pub async fn wait_for_worker(&self, within: std::time::Duration) {
+        let started = std::time::Instant::now();
+        loop {
+            let left = self.db.read(|c| Ok(due_jobs(c)?)).await.expect("outbox read");
+            if left.is_empty() {
+                return;
+            }
+            assert!(started.elapsed() < within, "the worker left due jobs queued after {within:?}: {left:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The e-mails the default mailer (the file transport) has written, raw, by file name.
+    pub fn sent_mails(&self) -> Vec<String> {
+        let dir = self.config.data_dir.join("mail");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        let mut files: Vec<std::path::PathBuf> = entries.map(|e| e.expect("mail dir entry").path()).collect();
+        files.sort();
+        files.iter().map(|f| std::fs::read_to_string(f).expect("mail file")).collect()
+    }
+
     /// Runs every due outbox job with the standard handlers.
     pub async fn run_jobs(&self) -> usize {
         let worker = self.worker(encarte::startup::registry(&self.deps));
@@ -384,6 +443,21 @@ impl TestApp {
         let sql = sql.to_owned();
         self.db.write(move |c| Ok(diesel::sql_query(sql).execute(c)?)).await.expect("SQL runs")
     }
+}
+
+/// The jobs due and not finished, by kind: pending or running with `run_at <= now`. A recurring
+/// job's next run, or a retry's backoff, is not due yet.
+fn due_jobs(conn: &mut encarte::db::DbConn) -> diesel::QueryResult<Vec<(String, i64)>> {
+    use diesel::prelude::*;
+    use encarte::db::schema::outbox_jobs::dsl as j;
+    use encarte::domain::status::JobState;
+    j::outbox_jobs
+        .filter(j::state.eq_any([JobState::Pending, JobState::Running]))
+        .filter(j::run_at.le(encarte::db::repo::now()))
+        .group_by(j::kind)
+        .select((j::kind, diesel::dsl::count_star()))
+        .order(j::kind)
+        .load(conn)
 }
 
 /// The error code of an error body.

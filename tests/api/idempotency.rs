@@ -35,6 +35,7 @@ async fn a_retried_purchase_replays_the_first_response_and_writes_nothing() {
     assert_eq!(app.count("ledger_entries", "1=1").await, 1);
     assert_eq!(app.count("purchases", "1=1").await, 1);
     assert_eq!(app.balance(barcode).await, 12);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -60,6 +61,7 @@ async fn a_key_reused_for_another_request_is_refused() {
         "a key names one operation, on one endpoint"
     );
     assert_eq!(app.count("ledger_entries", "1=1").await, 1);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -79,6 +81,7 @@ async fn writes_without_a_key_are_refused() {
     }
     let (status, res) = app.post("/api/v1/purchases", &app.staff.owner, Some(&"x".repeat(256)), &json!({})).await;
     assert_eq!((status, code(&res)), (StatusCode::BAD_REQUEST, "invalid_idempotency_key"));
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -94,6 +97,7 @@ async fn fifty_concurrent_requests_with_one_key_make_one_entry_and_fifty_identic
     assert_eq!(app.count("purchases", "1=1").await, 1);
     assert_eq!(app.balance(barcode).await, 12);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -113,6 +117,7 @@ async fn fifty_concurrent_purchases_on_one_card_are_all_credited() {
     assert_eq!(app.balance(barcode).await, 600);
     assert_eq!(app.count("ledger_entries", "1=1").await, 50);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -135,4 +140,5 @@ async fn concurrent_redemptions_never_overdraw() {
     );
     assert_eq!(app.balance(card["id"].as_str().unwrap()).await, 1);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }

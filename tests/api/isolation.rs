@@ -57,6 +57,7 @@ async fn another_programs_staff_sees_nothing_of_ours() {
     assert_eq!(before, after, "nothing of program A changed");
     let (_, ours) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
     assert_eq!(ours["status"], "active");
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -69,4 +70,5 @@ async fn idempotency_keys_are_per_program() {
     let (s2, b2) = app.purchase(&other.cashier, theirs["barcode"].as_str().unwrap(), 2000, "same-key").await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!((b1["balance"].as_i64(), b2["balance"].as_i64()), (Some(10), Some(20)));
+    app.run_jobs().await;
 }

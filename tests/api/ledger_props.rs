@@ -128,4 +128,5 @@ fn balance_equals_the_ledger_sum_after_any_sequence() {
         rt.block_on(run(&app, n, &ops))?;
         rt.block_on(app.assert_ledger_consistent());
     });
+    rt.block_on(app.run_jobs());
 }

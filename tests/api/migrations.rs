@@ -117,4 +117,5 @@ async fn the_database_enforces_foreign_keys_and_an_append_only_ledger() {
     assert!(refused(&app, "DELETE FROM ledger_entries".into()).await, "no deleting from the ledger");
     assert!(!refused(&app, "UPDATE cards SET updated_at = updated_at".into()).await, "the harness itself can write");
     assert_eq!(app.count("ledger_entries", "delta = 10").await, 1);
+    app.run_jobs().await;
 }

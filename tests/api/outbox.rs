@@ -86,6 +86,7 @@ async fn a_burst_of_changes_coalesces_into_one_pending_job() {
     assert_eq!((jobs.len(), pending(&jobs)), (1, 1));
     let payload: serde_json::Value = serde_json::from_str(&jobs[0].payload).unwrap();
     assert_eq!(payload, json!({"program_id": app.staff.program_id, "card_id": card["id"]}));
+    assert_eq!(app.run_jobs().await, 2, "the welcome e-mail and the one coalesced change");
 }
 
 #[tokio::test]
@@ -115,6 +116,7 @@ async fn a_failed_transaction_leaves_no_job() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("outbox_jobs", "kind <> 'email'").await, 0, "the welcome e-mail only");
+    assert_eq!(app.run_jobs().await, 1);
 }
 
 #[tokio::test]

@@ -173,6 +173,9 @@ async fn enrolling_from_the_page_creates_the_card_with_its_consents_and_queues_t
     let welcome = mails(&app, "welcome").await;
     assert_eq!(welcome.len(), 1);
     assert_eq!(welcome[0]["program_id"], app.staff.program_id.as_str());
+    assert_eq!(app.run_jobs().await, 1);
+    let sent = app.sent_mails();
+    assert!(sent.len() == 1 && sent[0].contains("zoe@example.fr"), "{sent:?}");
 }
 
 #[tokio::test]
@@ -240,6 +243,8 @@ async fn an_address_that_has_a_card_gets_a_login_link_and_the_same_answer() {
     assert_eq!(app.count("customers", "1 = 1").await, 1);
     assert_eq!(mails(&app, "welcome").await.len(), 1);
     assert_eq!(mails(&app, "magic_link").await.len(), 1);
+    assert_eq!(app.run_jobs().await, 2);
+    assert_eq!(app.sent_mails().len(), 2, "the welcome, then the login link");
 }
 
 #[tokio::test]
@@ -295,6 +300,7 @@ async fn a_magic_link_logs_in_once_within_fifteen_minutes() {
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(app.count("customer_sessions", "1 = 1").await, 0);
     assert!(!phone.cookies.contains_key("encarte_session"));
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -359,6 +365,7 @@ async fn an_expired_magic_link_is_refused() {
     let token = phone.get("/p/shop").await.csrf();
     assert_eq!(phone.post(&path, &[("csrf", &token)]).await.status, StatusCode::GONE);
     assert_eq!(app.count("customer_sessions", "1 = 1").await, 0);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -377,6 +384,9 @@ async fn asking_for_links_is_rate_limited_per_address() {
         i64::try_from(mails(&app, "magic_link").await.len()).unwrap(),
         encarte::service::customer_auth::PER_EMAIL
     );
+    app.run_jobs().await;
+    let sent = i64::try_from(app.sent_mails().len()).unwrap();
+    assert_eq!(sent, 1 + encarte::service::customer_auth::PER_EMAIL, "the welcome and every link asked for");
 }
 
 #[tokio::test]
@@ -402,6 +412,7 @@ async fn the_card_page_shows_the_card_its_qr_code_and_history() {
     assert_eq!(page.headers["cache-control"], "no-store");
     assert_eq!(phone.get(&format!("{path}/google")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(phone.get("/c/nope").await.status, StatusCode::NOT_FOUND);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -431,6 +442,7 @@ async fn a_referral_link_names_the_friend_and_enrols_as_their_referee() {
 
     assert_eq!(phone.get("/r/ZZZZZZZZ").await.status, StatusCode::NOT_FOUND);
     assert_eq!(phone.get("/r/not a code").await.status, StatusCode::NOT_FOUND);
+    app.run_jobs().await;
 }
 
 /// Logs `phone` in by magic link as the customer with `email`; returns their card page's path.
@@ -504,14 +516,13 @@ async fn a_signed_in_customer_downloads_their_data_and_erases_their_account() {
     app.assert_ledger_consistent().await;
     // Mail still queued for Zoé (her welcome) is dropped, not sent to the placeholder address.
     assert!(app.run_jobs().await > 0);
-    let mail_dir = app.config.data_dir.join("mail");
-    let sent: Vec<String> = std::fs::read_dir(&mail_dir)
-        .map(|d| d.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect())
-        .unwrap_or_default();
+    let sent = app.sent_mails();
     assert!(sent.iter().all(|m| !m.contains("erased.invalid")), "nothing goes to an erased customer");
     assert!(sent.iter().any(|m| m.contains("paul@example.fr")), "Paul's mail still goes");
     // The address is free again: Zoé may come back as a new customer.
     app.enrol("zoe@example.fr").await;
+    assert_eq!(app.run_jobs().await, 1, "her new welcome");
+    assert!(app.sent_mails().iter().any(|m| m.contains("zoe@example.fr")));
 }
 
 #[tokio::test]
@@ -537,6 +548,7 @@ async fn an_erased_card_gets_no_referral_code_back_after_a_restart() {
     let code = encarte::service::referrals::new_code();
     app.exec(&format!("UPDATE cards SET referral_code = '{code}' WHERE id = '{id}'")).await;
     assert_eq!(phone.get(&format!("/r/{code}")).await.status, StatusCode::NOT_FOUND);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -564,6 +576,7 @@ async fn a_browser_that_enrols_as_its_own_referee_is_spotted_by_its_device_cooki
     assert_eq!(phone.submit(&format!("/r/{code}"), &second).await.status, StatusCode::OK);
     assert_eq!(app.count("customers", "device_key IS NOT NULL").await, 2);
     assert_eq!(app.count("referrals", "status = 'rejected' AND reason = 'self_referral'").await, 1);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -578,6 +591,7 @@ async fn with_the_development_chain_the_card_page_offers_no_apple_wallet_button(
     let page = Phone::new(&app, "en").get(&path).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("apple-wallet"), "an iPhone would refuse the pass: no button");
+    app.run_jobs().await;
 }
 
 /// The claim form of `reward` on a card page: (action, key).

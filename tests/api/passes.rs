@@ -83,6 +83,7 @@ async fn staff_download_a_signed_pass_that_shows_the_balance() {
     let balance = pass["storeCard"]["primaryFields"][0]["value"].clone();
     assert_eq!(balance, 42, "{pass}");
     assert!(pass["authenticationToken"].as_str().unwrap().len() >= 16);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -95,4 +96,5 @@ async fn the_pass_is_scoped_and_needs_a_token() {
     let other = app.new_program("other").await;
     let (status, body) = app.get(&path, &other.cashier).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "card_not_found"));
+    app.run_jobs().await;
 }

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::apple_wallet::{Card, call, card, register, registration};
+use crate::apple_wallet::{Card, app_with_mock, call, card, register, registration};
 use crate::helpers::{TestApp, code, spawn_app};
 use encarte::service::passkit::{
     DEVICES_PER_PASS, LOG_PER_ADDRESS, REGISTRATIONS_PER_ADDRESS, REGISTRATIONS_PER_DEVICE,
@@ -29,7 +29,7 @@ async fn apple_pushes(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_pass_takes_five_devices_and_refuses_the_sixth() {
-    let app = spawn_app().await;
+    let (app, mock) = app_with_mock().await;
     let card = card(&app, "many@example.fr").await;
     for i in 0..DEVICES_PER_PASS {
         assert_eq!(register(&app, &format!("device{i}"), &card, &format!("push{i}")).await, StatusCode::CREATED);
@@ -51,11 +51,13 @@ async fn a_pass_takes_five_devices_and_refuses_the_sixth() {
     assert_eq!(register(&app, "device-new", &card, "push-new").await, StatusCode::CREATED);
     assert_eq!(try_register(&app, "device-extra", &card, &card.token).await.0, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.count("apple_registrations", "1 = 1").await, DEVICES_PER_PASS);
+    app.run_jobs().await;
+    assert_eq!(i64::try_from(mock.pushes().len()).unwrap(), DEVICES_PER_PASS);
 }
 
 #[tokio::test]
 async fn concurrent_registrations_never_pass_the_cap() {
-    let app = spawn_app().await;
+    let (app, mock) = app_with_mock().await;
     let card = card(&app, "race@example.fr").await;
     let attempts = (0..3 * DEVICES_PER_PASS).map(|i| {
         let (app, card) = (&app, &card);
@@ -68,6 +70,8 @@ async fn concurrent_registrations_never_pass_the_cap() {
     assert_eq!(app.count("apple_registrations", "1 = 1").await, DEVICES_PER_PASS);
     app.purchase(&app.staff.cashier, &card.barcode, 1000, "p1").await;
     assert_eq!(apple_pushes(&app).await, DEVICES_PER_PASS);
+    app.run_jobs().await;
+    assert_eq!(i64::try_from(mock.pushes().len()).unwrap(), DEVICES_PER_PASS);
 }
 
 #[tokio::test]
@@ -90,6 +94,7 @@ async fn registrations_are_limited_per_device_and_per_client_address_per_hour() 
     assert_eq!((status, code.as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"));
     assert!(retry.is_some());
     assert_eq!(app.count("apple_registrations", "1 = 1").await, 0);
+    app.run_jobs().await;
 }
 
 #[tokio::test]

@@ -58,6 +58,7 @@ async fn effects_apply_to_the_purchase() {
     let kinds: Vec<&str> = ledger["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["earn", "promo", "earn", "promo", "earn"]);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -88,6 +89,7 @@ async fn fifty_concurrent_redemptions_of_a_code_with_five_uses_left_make_exactly
     assert_eq!(app.count("promo_redemptions", "1=1").await, 5);
     assert_eq!(app.count("purchases", "1=1").await, 5, "a refused code refuses the whole purchase");
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -119,6 +121,7 @@ async fn the_per_customer_cap_holds_under_concurrency() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "the cap is per customer");
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -167,6 +170,7 @@ async fn the_dry_run_says_why_and_writes_nothing() {
     assert_eq!((res["discount_cents"].as_i64(), res["effect"]["percent_off"].as_i64()), (Some(250), Some(10)));
     assert_eq!(app.count("promo_redemptions", "1=1").await, 0);
     assert_eq!(app.count("ledger_entries", "1=1").await, 0);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -232,6 +236,7 @@ async fn pools_are_generated_unique_checked_single_use_and_exported() {
         .await;
     assert_eq!((status, res["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("pool")), "{res}");
     assert!(res["error"]["message"].as_str().unwrap().contains("923,521"), "{res}");
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -291,6 +296,7 @@ async fn campaigns_are_managed_by_managers_and_end_for_good() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, res) = app.post("/api/v1/promo-codes/validate", &other.cashier, None, &json!({"code": "SUMMER26"})).await;
     assert_eq!(res["reason"], "invalid", "another programme's code does not exist here");
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -318,6 +324,7 @@ async fn a_full_return_gives_the_use_back_and_bonus_points_go_back_in_proportion
     assert_eq!(read["redemptions"], 0, "the full return gave the use back");
     assert_eq!(buy(&app, &other, 1000, "ONCE", "b3").await.0, StatusCode::CREATED);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -387,6 +394,7 @@ async fn a_burst_of_concurrent_guesses_is_held_to_the_limit_and_retries_still_re
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the manager is over the limit now");
     let (status, replay) = app.post("/api/v1/purchases", &app.staff.manager, Some("till-1"), &body).await;
     assert_eq!((status, replay["bonus_points"].as_i64()), (StatusCode::CREATED, Some(1)), "{replay}");
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -443,4 +451,5 @@ async fn retrying_one_spent_code_does_not_lock_the_till_but_guessing_many_does()
     assert!((1..=3600).contains(&wait), "{wait}");
     let (status, _) = buy(&app, &card, 1000, "REAL", "real-2").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "now even a valid code waits");
+    app.run_jobs().await;
 }

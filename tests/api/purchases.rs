@@ -47,6 +47,7 @@ async fn a_purchase_earns_by_the_rule_rounding_down() {
     assert_eq!(entries[0]["balance_after"], 12);
     assert_eq!(entries[0]["purchase_id"], purchase["id"]);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -66,6 +67,7 @@ async fn blocked_cards_earn_nothing_and_nothing_is_written() {
     let (status, body) = app.purchase(&app.staff.cashier, card["barcode"].as_str().unwrap(), 1000, "b-1").await;
     assert_eq!(status, StatusCode::CREATED, "the same key works once the card is unblocked: {body}");
     assert_eq!(body["balance"], 10);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -92,6 +94,7 @@ async fn purchase_rules_refuse_with_clear_codes() {
         post("r-5", json!({"card": barcode, "amount_cents": 700, "currency": "EUR", "external_ref": "T-9"})).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "external_ref_exists"));
     assert_eq!(app.count("purchases", "1=1").await, 1);
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -126,6 +129,7 @@ async fn returns_reverse_points_in_proportion_never_more_than_earned() {
         app.post("/api/v1/purchases/nope/returns", token, Some("ret-4"), &json!({"amount_cents": 1})).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "purchase_not_found"));
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -169,6 +173,7 @@ async fn returning_after_spending_leaves_a_labelled_debt_that_earnings_repay() {
     let (_, body) = app.purchase(&app.staff.cashier, card["barcode"].as_str().unwrap(), 6000, "repay").await;
     assert_eq!(body["balance"], 20, "60 new points pay the 40 owed");
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -211,6 +216,7 @@ async fn redemptions_and_adjustments() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "managers may correct a blocked card");
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -237,6 +243,7 @@ async fn the_ledger_pages_newest_first() {
     let (status, body) =
         app.get(&format!("/api/v1/cards/{}/ledger?limit=0", card["id"].as_str().unwrap()), &app.staff.cashier).await;
     assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("limit")));
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -262,4 +269,5 @@ async fn a_credit_goes_through_on_a_card_in_debt() {
         app.post(&adjust, &app.staff.manager, Some("more"), &json!({"points": -1, "reason": "x"})).await;
     assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_points"));
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }

@@ -70,6 +70,7 @@ async fn a_referred_friends_first_qualifying_purchase_rewards_both_once() {
     assert_eq!((stats["referred"].as_i64(), stats["rewarded"].as_i64()), (Some(1), Some(1)));
     assert_eq!(stats["conversion_rate"], 1.0);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -138,6 +139,7 @@ async fn self_referrals_and_other_refusals_carry_their_reason() {
     let (_, stats) = app.get("/api/v1/referrals/stats", &app.staff.manager).await;
     assert_eq!(stats["reasons"]["self_referral"], 4);
     assert_eq!(stats["rewarded"], 1);
+    app.run_jobs().await;
 }
 
 fn code_of(body: &Value) -> &str {
@@ -184,6 +186,7 @@ async fn returning_the_qualifying_purchase_claws_both_rewards_back_once() {
         (Some("clawed_back"), Some("qualifying_purchase_returned"))
     );
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -226,4 +229,5 @@ async fn referral_settings_are_checked_and_scoped() {
         (StatusCode::UNPROCESSABLE_ENTITY, "referral_disabled"),
         "another programme's code is not ours"
     );
+    app.run_jobs().await;
 }

@@ -120,6 +120,7 @@ async fn the_card_lookup_shows_the_customers_first_name() {
     let (status, body) =
         app.get(&format!("/api/v1/cards/{}", card["barcode"].as_str().unwrap()), &app.staff.cashier).await;
     assert_eq!((status, body["id"].clone()), (StatusCode::OK, card["id"].clone()));
+    app.run_jobs().await;
 }
 
 async fn card_with_points(app: &TestApp, email: &str, cents: i64) -> Value {
@@ -185,6 +186,7 @@ async fn undoing_a_redemption_gives_the_points_back_once() {
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "already_reversed"));
     assert_eq!(app.balance(id).await, 50);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -203,6 +205,7 @@ async fn concurrent_undos_of_one_redemption_reverse_it_once() {
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
     assert_eq!(app.balance(id).await, 50);
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -237,6 +240,7 @@ async fn who_may_undo_what() {
         app.post(&format!("/api/v1/redemptions/{by_cashier}/reversal"), &other.owner, Some("u-5"), &json!({})).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "entry_not_found"));
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -258,4 +262,5 @@ async fn undoing_a_purchase_is_a_full_return() {
     let (status, body) = app.post(&path, &app.staff.cashier, Some("undo-buy-2"), &body).await;
     assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "return_exceeds_purchase"));
     app.assert_ledger_consistent().await;
+    app.run_jobs().await;
 }

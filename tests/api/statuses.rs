@@ -46,4 +46,5 @@ async fn statuses_round_trip_through_the_backend_and_unknown_texts_fail_loudly()
         })
         .await
         .unwrap();
+    app.run_jobs().await;
 }

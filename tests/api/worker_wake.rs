@@ -51,6 +51,7 @@ async fn a_purchase_reaches_apns_without_waiting_for_the_poll() {
     assert_eq!(pushes.len(), 1);
     let took = pushes[0].at.saturating_duration_since(answered);
     assert!(took < Duration::from_secs(1), "purchase answered to push: {took:?}");
+    app.wait_for_worker(Duration::from_secs(3)).await;
 }
 
 #[tokio::test]
@@ -74,6 +75,7 @@ async fn on_postgres_another_node_is_woken_by_notify() {
     until(Duration::from_secs(3), async || !mock.pushes().is_empty()).await.expect("the push never came");
     let took = mock.pushes()[0].at.saturating_duration_since(answered);
     assert!(took < Duration::from_secs(1), "purchase answered to push: {took:?}");
+    app.wait_for_worker(Duration::from_secs(3)).await;
     other_handle.stop(false).await;
 }
 
@@ -137,6 +139,8 @@ async fn one_slow_job_does_not_hold_the_others() {
     assert!(recorded.is_some());
     assert_eq!(app.count("outbox_jobs", "kind = 'hang' AND state = 'running'").await, 1);
     running.abort();
+    // The slow job is still running when the test ends: that is the point.
+    app.jobs_may_stay();
 }
 
 #[tokio::test]
