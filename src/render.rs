@@ -275,6 +275,12 @@ mod tests {
         let plural = |lang, key: &String| matches!(templates.catalog(lang).get(key), Some(Text::Plural(_)));
         let mismatched: Vec<_> = en.iter().filter(|k| plural(Lang::En, k) != plural(Lang::Fr, k)).collect();
         assert!(mismatched.is_empty(), "a plural in one language only: {mismatched:?}");
+        let unnamed: Vec<_> = crate::domain::ledger::EntryKind::ALL
+            .iter()
+            .map(|k| crate::service::customer_pages::kind_key(k.as_str()))
+            .filter(|key| !en.contains(key))
+            .collect();
+        assert!(unnamed.is_empty(), "ledger kinds the card page can't name: {unnamed:?}");
         for lang in Lang::ALL {
             let texts = templates.catalog(lang).values().flat_map(Text::forms).collect::<Vec<_>>();
             assert!(texts.iter().all(|v| !v.trim().is_empty()), "an empty {lang:?} text");

@@ -23,6 +23,19 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    pub const ALL: [EntryKind; 10] = [
+        EntryKind::Earn,
+        EntryKind::Redeem,
+        EntryKind::Reversal,
+        EntryKind::Debt,
+        EntryKind::Adjust,
+        EntryKind::Referral,
+        EntryKind::ReferralClawback,
+        EntryKind::Promo,
+        EntryKind::Reward,
+        EntryKind::Conversion,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EntryKind::Earn => "earn",

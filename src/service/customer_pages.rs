@@ -9,6 +9,7 @@ use super::customer_auth;
 use super::customers::{Enrolment, Purpose, enrol_in};
 use crate::db::repo::cards::Card;
 use crate::db::repo::programs::Program;
+use crate::domain::ledger::EntryKind;
 use chrono::TimeZone as _;
 
 use super::idempotency::{self, Idempotent};
@@ -355,8 +356,8 @@ pub async fn claim_reward(
     .await
 }
 
-/// The ledger kinds the catalogs name; anything newer reads as "other".
-fn kind_key(kind: &str) -> String {
-    const KNOWN: [&str; 8] = ["earn", "redeem", "reversal", "adjust", "referral", "promo", "expire", "conversion"];
-    if KNOWN.contains(&kind) { format!("kind.{kind}") } else { "kind.other".to_owned() }
+/// The catalog key of a ledger kind (every kind has one: `render`'s tests check); a kind this
+/// build doesn't know (written by a newer node) reads as "other".
+pub fn kind_key(kind: &str) -> String {
+    if EntryKind::ALL.iter().any(|k| k.as_str() == kind) { format!("kind.{kind}") } else { "kind.other".to_owned() }
 }

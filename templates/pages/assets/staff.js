@@ -46,6 +46,7 @@
       $("who").textContent = p ? msg("signed_in", { program: p.name }) : "";
       $("currency").textContent = p ? p.currency : "";
       $("scan-start").hidden = !scanPossible();
+      $("voucher-scan").hidden = !scanPossible();
       $("card-view").hidden = !card;
       $("find-view").hidden = !!card;
     } else {
@@ -370,7 +371,8 @@
     });
   }
 
-  function startCamera() {
+  // `found` gets the first code read: a card to look up, or a voucher to add to the purchase.
+  function startCamera(found) {
     clearOutcome();
     var video = $("scan-video");
     navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
@@ -378,6 +380,7 @@
       video.srcObject = s;
       $("scanner").hidden = false;
       $("scan-start").hidden = true;
+      $("voucher-scan").hidden = true;
       return video.play().then(detector);
     }).then(function (reader) {
       if (!reader) throw new Error("no detector");
@@ -387,8 +390,7 @@
           if (!stream) return;
           if (codes.length) {
             stopCamera();
-            $("card-input").value = codes[0].rawValue;
-            lookUp(codes[0].rawValue);
+            found(codes[0].rawValue);
           } else {
             timer = setTimeout(tick, 150);
           }
@@ -409,6 +411,7 @@
     $("scan-video").srcObject = null;
     $("scanner").hidden = true;
     $("scan-start").hidden = !token() || !scanPossible();
+    $("voucher-scan").hidden = !token() || !scanPossible();
   }
 
   // ---- the operations ---------------------------------------------------------------------
@@ -523,7 +526,18 @@
   $("undo").addEventListener("click", undo);
   $("retry").addEventListener("click", function () { if (pending) send(pending); });
   $("logout").addEventListener("click", function () { signOut(null); });
-  $("scan-start").addEventListener("click", startCamera);
+  $("scan-start").addEventListener("click", function () {
+    startCamera(function (raw) {
+      $("card-input").value = raw;
+      lookUp(raw);
+    });
+  });
+  $("voucher-scan").addEventListener("click", function () {
+    startCamera(function (raw) {
+      $("voucher-input").value = raw;
+      addVoucher(raw);
+    });
+  });
   $("scan-stop").addEventListener("click", stopCamera);
   $("card-close").addEventListener("click", function () {
     card = null; lastOp = null; pending = null;
