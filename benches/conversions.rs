@@ -46,7 +46,7 @@ async fn main() -> ExitCode {
 
 /// 0 to 1,699 points: a third of the cards below the threshold, the rest with one to three blocks.
 fn balance(i: usize) -> i64 {
-    (i * 7919 % 1700) as i64
+    i64::try_from(i * 7919 % 1700).unwrap()
 }
 
 struct Report {
@@ -82,7 +82,7 @@ async fn run() -> anyhow::Result<()> {
             r.real.as_secs_f64(),
             r.converted,
             r.vouchers,
-            r.cards as f64 / r.real.as_secs_f64()
+            common::count_f64(r.cards) / r.real.as_secs_f64()
         );
     }
     Ok(())

@@ -11,6 +11,7 @@ mod helpers;
 mod apple_wallet;
 mod auth;
 mod browser;
+mod card_page;
 mod cards;
 mod conversions;
 mod customers;
