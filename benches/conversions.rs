@@ -16,12 +16,10 @@ use common::{PgSchema, env_usize};
 use encarte::config::Config;
 use encarte::db::repo::{cards::Card, customers::Customer};
 use encarte::db::{Db, DbConn, repo};
-use encarte::domain::card::{Barcode, CardNumber, random_token};
 use encarte::domain::ledger::EntryKind;
 use encarte::domain::money::Cents;
 use encarte::domain::points::Points;
 use encarte::domain::role::Role;
-use encarte::domain::status::CardStatus;
 use encarte::domain::voucher::ValidityDays;
 use encarte::error::AppError;
 use encarte::service::conversions::Blocks;
@@ -170,28 +168,8 @@ fn seed(c: &mut DbConn, program_id: &str, range: std::ops::Range<usize>) -> Resu
             erased_at: None,
         })
         .collect();
-    let cards: Vec<Card> = customers
-        .iter()
-        .map(|customer| Card {
-            id: repo::new_id(),
-            program_id: program_id.to_owned(),
-            customer_id: customer.id.clone(),
-            number: CardNumber::generate().as_str().to_owned(),
-            barcode: Barcode::generate().as_str().to_owned(),
-            serial: repo::new_id(),
-            auth_token: random_token(32),
-            status: CardStatus::Active,
-            balance: 0,
-            pass_version: 1,
-            created_at: now,
-            updated_at: now,
-            referral_code: None,
-            pass_seq: 0,
-            pass_updated_at: now - chrono::Duration::hours(1),
-            link_token: random_token(32),
-            apple_devices: 0,
-        })
-        .collect();
+    let cards: Vec<Card> =
+        customers.iter().map(|customer| encarte::service::customers::new_card(program_id, &customer.id, now)).collect();
     for (customers, cards) in customers.chunks(500).zip(cards.chunks(500)) {
         match c {
             DbConn::Pg(c) => {

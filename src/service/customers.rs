@@ -143,31 +143,37 @@ fn customer_exists() -> AppError {
     AppError::conflict("customer_exists", "a customer with this e-mail is already enrolled in this program")
 }
 
+/// A new active card of the customer, with freshly drawn number, barcode, referral code and
+/// tokens, not yet written.
+pub fn new_card(program_id: &str, customer_id: &str, now: chrono::NaiveDateTime) -> Card {
+    Card {
+        id: repo::new_id(),
+        program_id: program_id.to_owned(),
+        customer_id: customer_id.to_owned(),
+        number: CardNumber::generate().as_str().to_owned(),
+        barcode: Barcode::generate().as_str().to_owned(),
+        serial: repo::new_id(),
+        auth_token: random_token(32),
+        status: CardStatus::Active,
+        balance: 0,
+        pass_version: 1,
+        created_at: now,
+        updated_at: now,
+        referral_code: Some(referrals::new_code()),
+        pass_seq: 0,
+        pass_updated_at: now.with_nanosecond(0).unwrap_or(now),
+        link_token: random_token(32),
+        apple_devices: 0,
+    }
+}
+
 /// A new card with a fresh number and referral code; one already taken (a number: one chance in
 /// ~10^11; a code: ~10^9) is drawn again inside a savepoint, so the enrolment never fails on it.
 fn issue_card(conn: &mut DbConn, program_id: &str, customer_id: &str) -> AppResult<Card> {
     use diesel::Connection;
     let now = repo::now();
     for _ in 0..5 {
-        let card = Card {
-            id: repo::new_id(),
-            program_id: program_id.to_owned(),
-            customer_id: customer_id.to_owned(),
-            number: CardNumber::generate().as_str().to_owned(),
-            barcode: Barcode::generate().as_str().to_owned(),
-            serial: repo::new_id(),
-            auth_token: random_token(32),
-            status: CardStatus::Active,
-            balance: 0,
-            pass_version: 1,
-            created_at: now,
-            updated_at: now,
-            referral_code: Some(referrals::new_code()),
-            pass_seq: 0,
-            pass_updated_at: now.with_nanosecond(0).unwrap_or(now),
-            link_token: random_token(32),
-            apple_devices: 0,
-        };
+        let card = new_card(program_id, customer_id, now);
         match conn.transaction(|c| card_repo::insert(c, &card)) {
             Ok(()) => return Ok(card),
             // Taken: the next round draws another number and code.

@@ -11,20 +11,6 @@ use encarte::service::points::{Guard, Posting, post};
 
 use crate::helpers::{TestApp, code, spawn_app};
 
-async fn adjust(app: &TestApp, card: &str, points: i64) -> Value {
-    let key = format!("adjust-{}", crate::helpers::uuid_simple());
-    let (status, res) = app
-        .post(
-            &format!("/api/v1/cards/{card}/adjustments"),
-            &app.staff.manager,
-            Some(&key),
-            &json!({"points": points, "reason": "test"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{res}");
-    res
-}
-
 async fn vouchers_of(app: &TestApp, card: &str) -> Vec<Value> {
     let (status, list) = app.get(&format!("/api/v1/cards/{card}/vouchers"), &app.staff.cashier).await;
     assert_eq!(status, StatusCode::OK, "{list}");
@@ -55,13 +41,13 @@ async fn threshold_conversion_at_499_500_and_1234_points_and_a_return_below_a_co
 
     let below = app.enrol("below@example.fr").await;
     let below = below["id"].as_str().unwrap();
-    let res = adjust(&app, below, 499).await;
+    let res = app.adjust(below, 499).await;
     assert_eq!(res["balance"], 499, "{res}");
     assert!(vouchers_of(&app, below).await.is_empty(), "499 points stay points");
 
     let at = app.enrol("at@example.fr").await;
     let at = at["id"].as_str().unwrap();
-    adjust(&app, at, 500).await;
+    app.adjust(at, 500).await;
     assert_eq!(app.balance(at).await, 0);
     let vouchers = vouchers_of(&app, at).await;
     assert_eq!(vouchers.len(), 1);
@@ -72,7 +58,7 @@ async fn threshold_conversion_at_499_500_and_1234_points_and_a_return_below_a_co
 
     let over = app.enrol("over@example.fr").await;
     let over = over["id"].as_str().unwrap();
-    adjust(&app, over, 1234).await;
+    app.adjust(over, 1234).await;
     assert_eq!(app.balance(over).await, 234, "1,234 points: two blocks converted, 234 kept");
     assert_eq!(vouchers_of(&app, over).await.len(), 2);
     let (_, ledger) = app.get(&format!("/api/v1/cards/{over}/ledger"), &app.staff.cashier).await;
@@ -225,7 +211,7 @@ async fn a_season_conversion_killed_half_way_resumes_and_converts_every_card_exa
         }
     }
     let regained = regained.expect("a card converted by the first chunk");
-    adjust(&app, &cards[regained], 600).await;
+    app.adjust(&cards[regained], 600).await;
     let entries = app.count("ledger_entries", "kind = 'conversion'").await;
     app.exec(&format!("UPDATE conversions SET cursor = NULL WHERE id = '{id}'")).await;
     let (program_id, again) = (app.staff.program_id.clone(), id.clone());

@@ -315,6 +315,16 @@ impl TestApp {
         .await
     }
 
+    /// A manager's adjustment of `points` on the card with this id; the answer.
+    pub async fn adjust(&self, card: &str, points: i64) -> Value {
+        let key = format!("adjust-{card}-{points}-{}", uuid_simple());
+        let path = format!("/api/v1/cards/{card}/adjustments");
+        let body = json!({"points": points, "reason": "test"});
+        let (status, res) = self.post(&path, &self.staff.manager, Some(&key), &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{res}");
+        res
+    }
+
     /// A reward of the first program, created by its manager; returns its id.
     pub async fn create_reward(&self, body: &Value) -> String {
         let (status, reward) = self.post("/api/v1/rewards", &self.staff.manager, None, body).await;

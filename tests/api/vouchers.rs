@@ -11,19 +11,6 @@ async fn reward(app: &TestApp, body: Value) -> Value {
     res
 }
 
-async fn give_points(app: &TestApp, card: &str, points: i64) {
-    let key = format!("give-{card}-{points}-{}", crate::helpers::uuid_simple());
-    let (status, res) = app
-        .post(
-            &format!("/api/v1/cards/{card}/adjustments"),
-            &app.staff.manager,
-            Some(&key),
-            &json!({"points": points, "reason": "test"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{res}");
-}
-
 async fn claim(app: &TestApp, card: &str, reward: &str, key: &str) -> (StatusCode, Value) {
     app.post(&format!("/api/v1/cards/{card}/rewards/{reward}"), &app.staff.cashier, Some(key), &json!({})).await
 }
@@ -62,7 +49,7 @@ async fn a_claimed_reward_is_a_voucher_used_once_at_a_purchase() {
 
     let (status, res) = claim(&app, &card_id, id(&five), "c1").await;
     assert_eq!((status, code(&res)), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_points"));
-    give_points(&app, &card_id, 450).await;
+    app.adjust(&card_id, 450).await;
     let (status, claimed) = claim(&app, &card_id, id(&five), "c2").await;
     assert_eq!(status, StatusCode::CREATED, "{claimed}");
     assert_eq!(claimed["balance"], 50);
@@ -118,7 +105,7 @@ async fn a_claimed_reward_is_a_voucher_used_once_at_a_purchase() {
 async fn amounts_come_off_first_then_percents_and_points_are_earned_on_what_is_paid() {
     let app = spawn_app().await;
     let card_id = id(&app.enrol("stack@example.fr").await).to_owned();
-    give_points(&app, &card_id, 1000).await;
+    app.adjust(&card_id, 1000).await;
     let ten =
         reward(&app, json!({"name": "10 %", "cost_points": 100, "voucher": {"percent_off": 10}, "validity_days": 30}))
             .await;
@@ -150,7 +137,7 @@ async fn amounts_come_off_first_then_percents_and_points_are_earned_on_what_is_p
 async fn a_voucher_is_used_once_under_twenty_concurrent_purchases() {
     let app = spawn_app().await;
     let card_id = id(&app.enrol("race@example.fr").await).to_owned();
-    give_points(&app, &card_id, 100).await;
+    app.adjust(&card_id, 100).await;
     let r = reward(
         &app,
         json!({"name": "1 €", "cost_points": 100, "voucher": {"amount_off_cents": 100}, "validity_days": 1}),
@@ -184,7 +171,7 @@ async fn stock_s_under_n_concurrent_claims_gives_exactly_s_vouchers() {
     let mut cards = Vec::new();
     for i in 0..8 {
         let card_id = id(&app.enrol(&format!("stock{i}@example.fr")).await).to_owned();
-        give_points(&app, &card_id, 10).await;
+        app.adjust(&card_id, 10).await;
         cards.push(card_id);
     }
     let keys: Vec<String> = (0..cards.len()).map(|i| format!("stock-{i}")).collect();
@@ -205,7 +192,7 @@ async fn stock_s_under_n_concurrent_claims_gives_exactly_s_vouchers() {
 async fn a_full_return_gives_the_vouchers_back_a_partial_one_does_not() {
     let app = spawn_app().await;
     let card_id = id(&app.enrol("return@example.fr").await).to_owned();
-    give_points(&app, &card_id, 300).await;
+    app.adjust(&card_id, 300).await;
     let r = reward(
         &app,
         json!({"name": "2 €", "cost_points": 100, "voucher": {"amount_off_cents": 200}, "validity_days": 30}),
@@ -242,7 +229,7 @@ async fn a_full_return_gives_the_vouchers_back_a_partial_one_does_not() {
 async fn a_voucher_past_its_end_is_refused_and_a_return_after_that_does_not_revive_it() {
     let app = spawn_app().await;
     let card_id = id(&app.enrol("expiry@example.fr").await).to_owned();
-    give_points(&app, &card_id, 200).await;
+    app.adjust(&card_id, 200).await;
     let r = reward(
         &app,
         json!({"name": "1 €", "cost_points": 100, "voucher": {"amount_off_cents": 100}, "validity_days": 7}),
@@ -275,7 +262,7 @@ async fn a_voucher_past_its_end_is_refused_and_a_return_after_that_does_not_revi
 async fn undoing_a_claim_cancels_its_unused_voucher_and_refuses_once_it_is_used() {
     let app = spawn_app().await;
     let card_id = id(&app.enrol("undo@example.fr").await).to_owned();
-    give_points(&app, &card_id, 200).await;
+    app.adjust(&card_id, 200).await;
     let r = reward(
         &app,
         json!({"name": "Coffee", "cost_points": 80, "voucher": {"item": "a coffee"}, "validity_days": 30, "stock": 5}),
@@ -411,7 +398,7 @@ async fn another_programmes_voucher_reads_as_invalid_and_bad_input_names_its_fie
 async fn an_inactive_or_archived_reward_cant_be_claimed_and_the_catalogue_lists_the_rest() {
     let app = spawn_app().await;
     let card_id = id(&app.enrol("archive@example.fr").await).to_owned();
-    give_points(&app, &card_id, 500).await;
+    app.adjust(&card_id, 500).await;
     let off = reward(
         &app,
         json!({"name": "Paused", "cost_points": 10, "voucher": {"item": "x"}, "validity_days": 1, "active": false}),
