@@ -150,14 +150,40 @@ pub async fn guarded_sparse<T>(
     codes: &[&str],
     f: impl Future<Output = AppResult<T>>,
 ) -> AppResult<T> {
-    let (window, retry_after) = repo::rate_limits::current_window(attempt.limits.window_seconds);
-    let keys = attempt.keys();
-    let read_keys = keys.clone();
-    if db.read(move |c| Ok(repo::rate_limits::at_limit(c, &read_keys, window)?)).await? {
-        return Err(AppError::TooManyRequests { retry_after_seconds: retry_after });
+    let check = SparseCheck::new(attempt);
+    db.read(move |c| check.refuse_at_limit(c)).await?;
+    count_if_guess(db, attempt, codes, f.await).await
+}
+
+/// The read half of [`guarded_sparse`], for a use case that runs it in its own transaction (a
+/// purchase: after its idempotent replay, so that a till's retry is answered, never refused).
+#[derive(Debug, Clone)]
+pub struct SparseCheck {
+    keys: Vec<(String, i64)>,
+    window: chrono::NaiveDateTime,
+    retry_after: i64,
+}
+
+impl SparseCheck {
+    pub fn new(attempt: &Attempt) -> Self {
+        let (window, retry_after) = repo::rate_limits::current_window(attempt.limits.window_seconds);
+        SparseCheck { keys: attempt.keys(), window, retry_after }
     }
-    let result = f.await;
+
+    /// 429 when a key is at its limit.
+    pub fn refuse_at_limit(&self, conn: &mut crate::db::DbConn) -> AppResult<()> {
+        if repo::rate_limits::at_limit(conn, &self.keys, self.window)? {
+            return Err(AppError::TooManyRequests { retry_after_seconds: self.retry_after });
+        }
+        Ok(())
+    }
+}
+
+/// The write half of [`guarded_sparse`]: when `result` is a miss, counts its codes as guesses.
+pub async fn count_if_guess<T>(db: &Db, attempt: &Attempt, codes: &[&str], result: AppResult<T>) -> AppResult<T> {
     if is_guess(&result) {
+        let (window, _) = repo::rate_limits::current_window(attempt.limits.window_seconds);
+        let keys = attempt.keys();
         let guesses: Vec<String> = codes.iter().map(|c| guess_hash(c)).collect();
         let counted = db
             .write(move |c| {

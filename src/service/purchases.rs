@@ -86,10 +86,21 @@ pub struct AppliedPromo {
     pub code: String,
 }
 
-pub async fn record(db: &Db, actor: &Actor, idem: Idempotent, input: NewPurchase) -> AppResult<Stored> {
+/// Records a purchase once per key. `limit`: the guessing limit for its voucher codes, checked
+/// first thing inside the transaction (after a retry's replay).
+pub async fn record(
+    db: &Db,
+    actor: &Actor,
+    idem: Idempotent,
+    input: NewPurchase,
+    limit: Option<crate::service::promo_codes::SparseCheck>,
+) -> AppResult<Stored> {
     let actor = actor.clone();
     db.write(move |conn| {
         idempotency::once(conn, &actor.program_id, &idem, StatusCode::CREATED, |conn| {
+            if let Some(limit) = &limit {
+                limit.refuse_at_limit(conn)?;
+            }
             let pid = actor.program_id.as_str();
             let program = repo::programs::find(conn, pid)?;
             if input.currency.as_str() != program.currency {

@@ -20,23 +20,25 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let idem = Idempotent::new(key, "POST /purchases", &input)?;
     let codes: Vec<String> = input.codes().into_iter().map(str::to_owned).collect();
-    if !codes.is_empty() {
+    if codes.is_empty() {
+        return purchases::record(&db, &actor, idem, input, None).await.map(stored);
+    }
+    let attempt = super::promos::attempt(&req, &actor, &config);
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    if input.promo_code.is_some() {
+        // A promo code can be short and shared: counted before it is tried, and a till's retry
+        // is answered before that.
         if let Some(first) = idempotency::replay(&db, &actor.program_id, &idem).await? {
             return Ok(stored(first));
         }
-        let attempt = super::promos::attempt(&req, &actor, &config);
-        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
-        let promo = input.promo_code.is_some();
-        let recorded = purchases::record(&db, &actor, idem, input);
-        // A promo code can be short and shared: counted before it is tried. Vouchers alone are
-        // too sparse to guess and are counted only when they miss.
-        return if promo {
-            promo_codes::guarded_all(&db, &attempt, &codes, recorded).await.map(stored)
-        } else {
-            promo_codes::guarded_sparse(&db, &attempt, &codes, recorded).await.map(stored)
-        };
+        let recorded = purchases::record(&db, &actor, idem, input, None);
+        return promo_codes::guarded_all(&db, &attempt, &codes, recorded).await.map(stored);
     }
-    purchases::record(&db, &actor, idem, input).await.map(stored)
+    // Vouchers alone are too sparse to guess: the limit is read in the purchase's own
+    // transaction, and only a miss is counted.
+    let check = promo_codes::SparseCheck::new(&attempt);
+    let recorded = purchases::record(&db, &actor, idem, input, Some(check)).await;
+    promo_codes::count_if_guess(&db, &attempt, &codes, recorded).await.map(stored)
 }
 
 pub async fn return_goods(
