@@ -42,6 +42,16 @@ impl AppError {
             field: (!field.is_empty()).then_some(field),
         }
     }
+    /// A request that parses but breaks a rule on one of its fields; the field is named.
+    pub fn unprocessable_field(code: &'static str, field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        let field = field.into();
+        AppError::Client {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: format!("{field}: {message}"),
+            field: Some(field),
+        }
+    }
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
         Self::client(StatusCode::UNAUTHORIZED, code, message)
     }

@@ -410,6 +410,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    tier_rules (program_id) {
+        program_id -> Text,
+        rules -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     conversion_settings (program_id) {
         program_id -> Text,
         mode -> Text,

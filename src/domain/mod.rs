@@ -13,6 +13,7 @@ pub mod promo;
 pub mod role;
 pub mod status;
 pub mod text;
+pub mod tier;
 pub mod update_tag;
 pub mod voucher;
 

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .get(api::conversions::get_setting)
                         .put(api::conversions::put_setting),
                 )
+                .service(web::resource("/program/tiers").get(api::tiers::get_rules).put(api::tiers::put_rules))
                 .service(web::resource("/conversions").post(api::conversions::schedule).get(api::conversions::list))
                 .service(web::resource("/conversions/{id}").get(api::conversions::get))
                 .service(web::resource("/conversions/{id}/cancel").post(api::conversions::cancel))

@@ -22,6 +22,7 @@ pub mod purchases;
 pub mod referrals;
 pub mod reversals;
 pub mod rewards;
+pub mod tiers;
 pub mod vouchers;
 
 use crate::domain::role::Role;

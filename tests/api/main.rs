@@ -36,5 +36,6 @@ mod schema_drift;
 mod staff_page;
 mod startup;
 mod statuses;
+mod tiers;
 mod vouchers;
 mod worker_wake;

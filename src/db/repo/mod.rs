@@ -39,6 +39,7 @@ pub mod reversals;
 pub mod rewards;
 pub mod secrets;
 pub mod staff;
+pub mod tiers;
 pub mod vouchers;
 
 /// Naive UTC, the one time representation both backends store the same way.

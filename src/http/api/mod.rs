@@ -8,4 +8,5 @@ pub mod promos;
 pub mod purchases;
 pub mod referrals;
 pub mod rewards;
+pub mod tiers;
 pub mod vouchers;

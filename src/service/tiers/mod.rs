@@ -1,0 +1,3 @@
+//! Tiers: the programme's rules (`rules`), and what they make of each card.
+
+pub mod rules;
