@@ -133,6 +133,7 @@ pub struct PurchaseDto {
     pub returned_cents: i64,
     pub status: &'static str,
     pub created_at: String,
+    pub occurred_at: String,
 }
 
 impl From<&Purchase> for PurchaseDto {
@@ -151,6 +152,7 @@ impl From<&Purchase> for PurchaseDto {
             returned_cents: p.returned_cents,
             status: p.status(),
             created_at: time(p.created_at),
+            occurred_at: time(p.occurred_at),
         }
     }
 }

@@ -103,6 +103,7 @@ diesel::table! {
         created_at -> Timestamp,
         discount_cents -> BigInt,
         bonus_points -> BigInt,
+        occurred_at -> Timestamp,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Purchases earn points by the program's rule; returns take back the proportional share.
 
 use actix_web::http::StatusCode;
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
@@ -46,9 +47,36 @@ pub struct NewPurchase {
     pub voucher_code: Option<VoucherCode>,
     #[serde(default)]
     pub vouchers: Option<Vec<VoucherCode>>,
+    /// When the sale happened, for a till that was offline: now when absent.
+    #[serde(default)]
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The clock skew a till may have: a sale "from the future" by less than this is taken as now-ish.
+const CLOCK_SKEW_MINUTES: i64 = 5;
+
 impl NewPurchase {
+    /// When the sale happened: `occurred_at`, at most `backdate_max_days` back and not in the
+    /// future beyond a till's clock skew; now when the till didn't say.
+    pub fn occurred_at(&self, now: NaiveDateTime, backdate_max_days: i64) -> AppResult<NaiveDateTime> {
+        let Some(at) = self.occurred_at.map(|t| t.naive_utc()) else { return Ok(now) };
+        if at > now + chrono::Duration::minutes(CLOCK_SKEW_MINUTES) {
+            return Err(AppError::unprocessable_field(
+                "occurred_at_out_of_range",
+                "occurred_at",
+                "is in the future: check the till's clock",
+            ));
+        }
+        if at < now - chrono::Duration::days(backdate_max_days) {
+            return Err(AppError::unprocessable_field(
+                "occurred_at_out_of_range",
+                "occurred_at",
+                format!("is more than {backdate_max_days} days ago (purchase_backdate_max_days)"),
+            ));
+        }
+        Ok(at)
+    }
+
     /// Every code of the purchase, for the guessing limits.
     pub fn codes(&self) -> Vec<&str> {
         let vouchers = self.voucher_code.iter().chain(self.vouchers.iter().flatten()).map(VoucherCode::as_str);
@@ -94,6 +122,7 @@ pub async fn record(
     idem: Idempotent,
     input: NewPurchase,
     limit: Option<crate::service::promo_codes::SparseCheck>,
+    backdate_max_days: i64,
 ) -> AppResult<Stored> {
     let actor = actor.clone();
     db.write(move |conn| {
@@ -101,6 +130,7 @@ pub async fn record(
             if let Some(limit) = &limit {
                 limit.refuse_at_limit(conn)?;
             }
+            let occurred_at = input.occurred_at(repo::now(), backdate_max_days)?;
             let pid = actor.program_id.as_str();
             let program = repo::programs::find(conn, pid)?;
             if input.currency.as_str() != program.currency {
@@ -164,6 +194,7 @@ pub async fn record(
                 points_earned: points,
                 returned_cents: 0,
                 created_at: repo::now(),
+                occurred_at,
                 discount_cents: discount,
                 bonus_points: bonus,
             };

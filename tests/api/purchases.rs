@@ -271,3 +271,37 @@ async fn a_credit_goes_through_on_a_card_in_debt() {
     app.assert_ledger_consistent().await;
     app.run_jobs().await;
 }
+
+#[tokio::test]
+async fn an_offline_till_dates_its_sales_within_the_backdating_window() {
+    let app = spawn_app().await;
+    let card = app.enrol("offline@example.fr").await;
+    let number = card["number"].as_str().unwrap();
+    let at =
+        |offset: chrono::Duration| (chrono::Utc::now() + offset).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let sale = |when: String| json!({"card": number, "amount_cents": 1000, "currency": "EUR", "occurred_at": when});
+    let cashier = &app.staff.cashier;
+
+    let three_days_ago = at(-chrono::Duration::days(3));
+    let (status, body) = app.post("/api/v1/purchases", cashier, Some("late-1"), &sale(three_days_ago.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["purchase"]["occurred_at"], three_days_ago.as_str());
+    assert_ne!(body["purchase"]["created_at"], body["purchase"]["occurred_at"], "recorded now, happened then");
+    let replay = app.post("/api/v1/purchases", cashier, Some("late-1"), &sale(three_days_ago)).await;
+    assert_eq!(replay, (status, body), "a retried upload is one sale");
+
+    let (status, body) =
+        app.post("/api/v1/purchases", cashier, Some("late-2"), &sale(at(chrono::Duration::minutes(2)))).await;
+    assert_eq!(status, StatusCode::CREATED, "a till's clock a little ahead is fine: {body}");
+
+    for (key, when) in [("late-3", at(chrono::Duration::hours(1))), ("late-4", at(-chrono::Duration::days(31)))] {
+        let (status, body) = app.post("/api/v1/purchases", cashier, Some(key), &sale(when)).await;
+        assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "occurred_at_out_of_range"), "{body}");
+        assert_eq!(body["error"]["field"], "occurred_at");
+    }
+    let (status, body) = app.post("/api/v1/purchases", cashier, Some("late-5"), &sale("yesterday".into())).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "invalid_request"), "{body}");
+    assert_eq!(app.count("purchases", "1 = 1").await, 2, "refused sales are not written");
+    app.assert_ledger_consistent().await;
+    app.run_jobs().await;
+}

@@ -22,6 +22,8 @@ pub struct Purchase {
     pub discount_cents: i64,
     /// Extra points from the promo code, reversed in proportion with the earned ones.
     pub bonus_points: i64,
+    /// When the sale happened (`created_at`: when it was recorded; later for an offline till).
+    pub occurred_at: NaiveDateTime,
 }
 
 impl Purchase {

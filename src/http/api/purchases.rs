@@ -21,7 +21,7 @@ pub async fn create(
     let idem = Idempotent::new(key, "POST /purchases", &input)?;
     let codes: Vec<String> = input.codes().into_iter().map(str::to_owned).collect();
     if codes.is_empty() {
-        return purchases::record(&db, &actor, idem, input, None).await.map(stored);
+        return purchases::record(&db, &actor, idem, input, None, config.purchase_backdate_max_days).await.map(stored);
     }
     let attempt = super::promos::attempt(&req, &actor, &config);
     let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
@@ -31,13 +31,13 @@ pub async fn create(
         if let Some(first) = idempotency::replay(&db, &actor.program_id, &idem).await? {
             return Ok(stored(first));
         }
-        let recorded = purchases::record(&db, &actor, idem, input, None);
+        let recorded = purchases::record(&db, &actor, idem, input, None, config.purchase_backdate_max_days);
         return promo_codes::guarded_all(&db, &attempt, &codes, recorded).await.map(stored);
     }
     // Vouchers alone are too sparse to guess: the limit is read in the purchase's own
     // transaction, and only a miss is counted.
     let check = promo_codes::SparseCheck::new(&attempt);
-    let recorded = purchases::record(&db, &actor, idem, input, Some(check)).await;
+    let recorded = purchases::record(&db, &actor, idem, input, Some(check), config.purchase_backdate_max_days).await;
     promo_codes::count_if_guess(&db, &attempt, &codes, recorded).await.map(stored)
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX purchases_card_occurred;
+ALTER TABLE purchases DROP COLUMN occurred_at;
