@@ -76,6 +76,8 @@ pub struct CardView {
     #[serde(flatten)]
     pub card: CardDto,
     pub first_name: String,
+    /// Null when the programme has no tiers.
+    pub tier: Option<TierView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,4 +184,24 @@ impl From<&Entry> for EntryDto {
             created_at: time(e.created_at),
         }
     }
+}
+
+/// What a card page and `GET /cards/{id}` show: the tier, since when, and what the next one asks.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierView {
+    pub key: String,
+    pub name: String,
+    pub since: String,
+    pub earn_multiplier_percent: u32,
+    /// The next tier's conditions, each with the card's value in that tier's window; empty at
+    /// the top.
+    pub next: Option<String>,
+    pub progress: Vec<TierProgress>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierProgress {
+    pub metric: crate::domain::tier::Metric,
+    pub value: i64,
+    pub next_at_least: i64,
 }

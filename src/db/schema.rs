@@ -411,6 +411,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    card_tiers (card_id) {
+        card_id -> Text,
+        program_id -> Text,
+        tier_key -> Text,
+        since -> Timestamp,
+        upgraded_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tier_history (id) {
+        id -> Text,
+        program_id -> Text,
+        card_id -> Text,
+        from_key -> Nullable<Text>,
+        to_key -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tier_rewards (card_id, tier_key, period) {
+        card_id -> Text,
+        tier_key -> Text,
+        period -> BigInt,
+        program_id -> Text,
+        voucher_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     tier_rules (program_id) {
         program_id -> Text,
         rules -> Text,

@@ -89,7 +89,7 @@ impl Rule {
     }
 
     /// The lowest threshold the rule names per metric: the easiest way up on that metric.
-    fn floors(&self) -> std::collections::BTreeMap<Metric, i64> {
+    pub fn floors(&self) -> std::collections::BTreeMap<Metric, i64> {
         let mut floors = std::collections::BTreeMap::new();
         for (metric, at_least) in self.conditions() {
             floors.entry(metric).and_modify(|v: &mut i64| *v = (*v).min(at_least)).or_insert(at_least);

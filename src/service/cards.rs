@@ -30,7 +30,9 @@ pub async fn get(db: &Db, actor: &Actor, reference: String) -> AppResult<CardVie
     db.read(move |c| {
         let card = find_card(c, &program_id, &reference)?;
         let customer = repo::customers::find(c, &program_id, &card.customer_id)?;
-        Ok(CardView { card: CardDto::from(&card), first_name: customer.first_name })
+        let program = repo::programs::find(c, &program_id)?;
+        let tier = crate::service::tiers::standing::view(c, &program, &card, repo::now())?;
+        Ok(CardView { card: CardDto::from(&card), first_name: customer.first_name, tier })
     })
     .await
 }

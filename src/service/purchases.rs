@@ -12,6 +12,7 @@ use super::idempotency::{self, Idempotent, Stored};
 use super::points::{Guard, Posting, card_blocked, post};
 use super::promos;
 use super::referrals::{self, ReferralDto};
+use super::tiers::standing as tiers;
 use super::vouchers::till::{self as voucher_till, AppliedVoucher};
 use crate::db::repo::cards as card_repo;
 use crate::db::repo::purchases::Purchase;
@@ -87,6 +88,9 @@ impl NewPurchase {
 #[derive(Debug, Serialize)]
 pub struct Recorded {
     pub purchase: PurchaseDto,
+    /// The card's move up, when this purchase qualified it for a higher tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<tiers::TierChange>,
     pub points_earned: i64,
     /// What the promo code and the vouchers take off the bill: the till charges
     /// `amount_cents - discount_cents`. Points are earned on what is left.
@@ -177,6 +181,9 @@ pub async fn record(
             let discount = promo_discount + uses.iter().map(|u| u.discount_cents).sum::<i64>();
             // Points are earned on what is left to pay, after the promo code and the vouchers.
             let points = Cents::parse(amount - discount).map_or(0, |net| program.earning_rule().points_for(net));
+            // At the rate of the tier the card is in before this purchase: the purchase that
+            // qualifies for a higher tier still earns at the old rate.
+            let points = tiers::boosted(points, tiers::multiplier_percent(conn, pid, &card.id)?);
             let bonus = offer.as_ref().map_or(0, |o| o.effect.bonus(points));
             if let Some(offer) = offer.as_mut() {
                 offer.earned = points;
@@ -239,6 +246,7 @@ pub async fn record(
                 // Nothing earned (the vouchers paid it all): the pass still drops them.
                 card_changed(conn, &card)?;
             }
+            let tier = tiers::upgrade(conn, &program, &card, "purchase", now)?;
             let referral = referrals::on_purchase(conn, &program, &card, &purchase)?;
             if referral.as_ref().is_some_and(|r| r.status == ReferralStatus::Rewarded) {
                 balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);
@@ -262,6 +270,7 @@ pub async fn record(
                 vouchers: uses.iter().map(AppliedVoucher::from).collect(),
                 conversion,
                 referral,
+                tier,
             })
         })
     })

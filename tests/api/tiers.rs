@@ -97,3 +97,107 @@ async fn bad_tier_lists_are_refused_naming_the_field_and_nothing_is_stored() {
     let (_, stored) = app.get("/api/v1/program/tiers", &app.staff.manager).await;
     assert_eq!(stored, json!([]), "nothing refused was stored");
 }
+
+fn days_ago(days: i64, hour_utc: u32) -> String {
+    let day = (chrono::Utc::now() - chrono::Duration::days(days)).date_naive();
+    day.and_hms_opt(hour_utc, 30, 0).unwrap().and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn buy_at(app: &TestApp, number: &str, cents: i64, occurred_at: Option<String>, key: &str) -> Value {
+    let mut body = json!({"card": number, "amount_cents": cents, "currency": "EUR"});
+    if let Some(at) = occurred_at {
+        body["occurred_at"] = json!(at);
+    }
+    let (status, res) = app.post("/api/v1/purchases", &app.staff.cashier, Some(key), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{res}");
+    res
+}
+
+#[tokio::test]
+async fn mexx_spend_over_a_rolling_year_moves_a_card_up_and_the_higher_tier_earns_double_from_the_next_sale() {
+    let app = crate::helpers::spawn_app_with(|c| c.purchase_backdate_max_days = 400).await;
+    let spend = |key: &str, cents: i64| json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}});
+    let mut velours = spend("velours", 25000);
+    velours["entry_reward"] = json!({"voucher": {"amount_off_cents": 500}, "validity_days": 30});
+    let mut soie = spend("soie", 60000);
+    soie["earn_multiplier_percent"] = json!(200);
+    soie["name_fr"] = json!("Soie");
+    let (status, set) =
+        put_tiers(&app, &app.staff.manager, &json!([{"key": "lin", "name": "Lin"}, velours, soie])).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+
+    let card = app.enrol("mexx@example.fr").await;
+    let (id, number) = (card["id"].as_str().unwrap(), card["number"].as_str().unwrap());
+    let tier = |v: &Value| v["tier"].clone();
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(
+        (tier(&read)["key"].clone(), tier(&read)["next"].clone(), tier(&read)["progress"].clone()),
+        (json!("lin"), json!("velours"), json!([{"metric": "spend_cents", "value": 0, "next_at_least": 25000}]))
+    );
+
+    // 13 months ago is outside the 12-month window; a month ago is inside.
+    buy_at(&app, number, 20_000, Some(days_ago(395, 12)), "m-1").await;
+    let res = buy_at(&app, number, 10_000, Some(days_ago(30, 12)), "m-2").await;
+    assert!(res.get("tier").is_none(), "still Lin: {res}");
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(tier(&read)["progress"][0]["value"], 10_000, "{read}");
+
+    let res = buy_at(&app, number, 15_000, None, "m-3").await;
+    assert_eq!(res["tier"], json!({"from": "lin", "to": "velours"}), "{res}");
+    assert_eq!(res["points_earned"], 150, "the qualifying sale earns at the old rate");
+    let (_, vouchers) = app.get(&format!("/api/v1/cards/{id}/vouchers"), &app.staff.cashier).await;
+    let vouchers = vouchers.as_array().unwrap();
+    assert_eq!(vouchers.len(), 1, "Velours's entry reward");
+    assert_eq!(
+        (&vouchers[0]["origin"], &vouchers[0]["value"]),
+        (&json!("tier_entry"), &json!({"amount_off_cents": 500}))
+    );
+
+    let res = buy_at(&app, number, 35_000, None, "m-4").await;
+    assert_eq!((&res["tier"], &res["points_earned"]), (&json!({"from": "velours", "to": "soie"}), &json!(350)));
+    let res = buy_at(&app, number, 1_000, None, "m-5").await;
+    assert_eq!((res.get("tier"), &res["points_earned"]), (None, &json!(20)), "Soie earns double");
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(
+        (
+            tier(&read)["key"].clone(),
+            tier(&read)["name"].clone(),
+            tier(&read)["earn_multiplier_percent"].clone(),
+            tier(&read)["progress"].clone()
+        ),
+        (json!("soie"), json!("Soie"), json!(200), json!([])),
+        "{read}"
+    );
+    assert_eq!(app.count("tier_history", "reason = 'purchase'").await, 2);
+    assert_eq!(app.count("outbox_jobs", "kind = 'email' AND payload LIKE '%tier_changed%'").await, 2);
+    app.assert_ledger_consistent().await;
+    app.run_jobs().await;
+}
+
+#[tokio::test]
+async fn sephora_black_on_four_visits_counts_local_days_per_shop() {
+    let app = crate::helpers::spawn_app_with(|c| c.purchase_backdate_max_days = 400).await;
+    let (status, set) = put_tiers(&app, &app.staff.manager, &sephora()).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let card = app.enrol("sephora@example.fr").await;
+    let (id, number) = (card["id"].as_str().unwrap(), card["number"].as_str().unwrap());
+    // In Paris (UTC+1 in winter, +2 in summer), 21:30 UTC is the same local day, 23:30 UTC the
+    // next one; two sales a day at 09:30 and 10:30 UTC are one visit.
+    buy_at(&app, number, 500, Some(days_ago(10, 9)), "s-1").await;
+    buy_at(&app, number, 500, Some(days_ago(10, 10)), "s-2").await;
+    buy_at(&app, number, 500, Some(days_ago(8, 21)), "s-3").await;
+    let res = buy_at(&app, number, 500, Some(days_ago(8, 23)), "s-4").await;
+    assert!(res.get("tier").is_none(), "three visits: {res}");
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(
+        read["tier"]["progress"],
+        json!([{"metric": "points_earned", "value": 20, "next_at_least": 150},
+               {"metric": "visits", "value": 3, "next_at_least": 4}]),
+        "{read}"
+    );
+    let res = buy_at(&app, number, 500, None, "s-5").await;
+    assert_eq!(res["tier"], json!({"from": "white", "to": "black"}), "{res}");
+    let (_, vouchers) = app.get(&format!("/api/v1/cards/{id}/vouchers"), &app.staff.cashier).await;
+    assert_eq!(vouchers[0]["value"], json!({"percent_off": 10}), "{vouchers}");
+    app.run_jobs().await;
+}

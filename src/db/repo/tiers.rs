@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::schema::tier_rules;
+use crate::db::schema::{card_tiers, tier_history, tier_rewards, tier_rules};
 
 /// The programme's tier list as stored (JSON), if it set one.
 pub fn rules(conn: &mut DbConn, program_id: &str) -> QueryResult<Option<String>> {
@@ -23,4 +23,92 @@ pub fn put_rules(conn: &mut DbConn, program_id: &str, rules: &str, now: NaiveDat
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Where a card stands; no row is the entry tier.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = card_tiers)]
+pub struct CardTier {
+    pub card_id: String,
+    pub program_id: String,
+    pub tier_key: String,
+    pub since: NaiveDateTime,
+    pub upgraded_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn card_tier(conn: &mut DbConn, card_id: &str) -> QueryResult<Option<CardTier>> {
+    card_tiers::table.find(card_id).select(CardTier::as_select()).first(conn).optional()
+}
+
+pub fn put_card_tier(conn: &mut DbConn, t: &CardTier) -> QueryResult<()> {
+    if diesel::update(card_tiers::table.find(&t.card_id)).set(t).execute(conn)? == 0 {
+        diesel::insert_into(card_tiers::table).values(t).execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tier_history)]
+pub struct Change<'a> {
+    pub id: String,
+    pub program_id: &'a str,
+    pub card_id: &'a str,
+    pub from_key: Option<&'a str>,
+    pub to_key: &'a str,
+    pub reason: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn record_change(conn: &mut DbConn, c: &Change<'_>) -> QueryResult<()> {
+    diesel::insert_into(tier_history::table).values(c).execute(conn).map(drop)
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tier_rewards)]
+pub struct Reward<'a> {
+    pub card_id: &'a str,
+    pub tier_key: &'a str,
+    pub period: i64,
+    pub program_id: &'a str,
+    pub voucher_id: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+/// Whether the card already had this tier's reward in this window.
+pub fn rewarded(conn: &mut DbConn, card_id: &str, tier_key: &str, period: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(tier_rewards::table.find((card_id, tier_key, period)))).get_result(conn)
+}
+
+pub fn record_reward(conn: &mut DbConn, r: &Reward<'_>) -> QueryResult<()> {
+    diesel::insert_into(tier_rewards::table).values(r).execute(conn).map(drop)
+}
+
+/// What the tier metrics are made of: a card's purchases since `since` (by `occurred_at`).
+#[derive(Debug, Clone, Queryable)]
+pub struct Sale {
+    pub amount_cents: i64,
+    pub discount_cents: i64,
+    pub returned_cents: i64,
+    pub points_earned: i64,
+    pub bonus_points: i64,
+    pub location_id: Option<String>,
+    pub occurred_at: NaiveDateTime,
+}
+
+pub fn sales_since(conn: &mut DbConn, card_id: &str, since: NaiveDateTime) -> QueryResult<Vec<Sale>> {
+    use crate::db::schema::purchases as p;
+    p::table
+        .filter(p::card_id.eq(card_id))
+        .filter(p::occurred_at.ge(since))
+        .select((
+            p::amount_cents,
+            p::discount_cents,
+            p::returned_cents,
+            p::points_earned,
+            p::bonus_points,
+            p::location_id,
+            p::occurred_at,
+        ))
+        .load(conn)
 }

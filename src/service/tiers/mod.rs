@@ -1,3 +1,4 @@
 //! Tiers: the programme's rules (`rules`), and what they make of each card.
 
 pub mod rules;
+pub mod standing;

@@ -1,0 +1,3 @@
+DROP TABLE tier_rewards;
+DROP TABLE tier_history;
+DROP TABLE card_tiers;
