@@ -58,7 +58,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
 
 /// Every job kind of this build, with the function that runs it.
 pub fn registry(ctx: &AppContext) -> Registry {
-    use crate::service::{card_changes, conversions, passes, passkit, promos, vouchers};
+    use crate::service::{card_changes, conversions, passes, passkit, promos, tiers, vouchers};
     let mut registry = Registry::default();
     let c = ctx.clone();
     registry.register(move |job: promos::GeneratePool, _| promos::run_generate_job(c.db.clone(), job));
@@ -78,6 +78,10 @@ pub fn registry(ctx: &AppContext) -> Registry {
     registry.register(move |job: vouchers::expiry::ExpireVouchers, _| vouchers::expiry::run(c.clone(), job));
     let c = ctx.clone();
     registry.register(move |job: conversions::season::ConversionRun, _| conversions::season::run(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: tiers::check::TierCheck, _| tiers::check::run_check(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: tiers::check::TierReevaluation, _| tiers::check::run_reevaluation(c.db.clone(), job));
     registry
 }
 
@@ -236,6 +240,7 @@ impl Application {
             // The recurring sweeps start with the first worker of the cluster; their dedupe keys
             // keep one queued however many nodes start.
             crate::service::vouchers::expiry::schedule(&db, chrono::Duration::zero()).await?;
+            crate::service::tiers::check::schedule(&db, chrono::Duration::zero()).await?;
         }
         tracing::info!(port, database = db.backend().name(), public_url = config.public_url(), "encarte listening");
         Ok(Application { port, handle, server, worker, deps })

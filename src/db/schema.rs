@@ -417,7 +417,21 @@ diesel::table! {
         tier_key -> Text,
         since -> Timestamp,
         upgraded_at -> Timestamp,
+        checked_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tier_reevaluations (program_id) {
+        program_id -> Text,
+        state -> Text,
+        cards_total -> BigInt,
+        cards_done -> BigInt,
+        cards_moved -> BigInt,
+        cursor -> Nullable<Text>,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 

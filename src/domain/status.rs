@@ -170,6 +170,14 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Where the re-evaluation of a programme's cards after a change of its tiers stands.
+    ReevaluationState, "a re-evaluation state" {
+        Running = "running",
+        Done = "done",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::prelude::*;

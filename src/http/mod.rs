@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .put(api::conversions::put_setting),
                 )
                 .service(web::resource("/program/tiers").get(api::tiers::get_rules).put(api::tiers::put_rules))
+                .service(web::resource("/program/tiers/reevaluation").get(api::tiers::reevaluation))
                 .service(web::resource("/conversions").post(api::conversions::schedule).get(api::conversions::list))
                 .service(web::resource("/conversions/{id}").get(api::conversions::get))
                 .service(web::resource("/conversions/{id}/cancel").post(api::conversions::cancel))

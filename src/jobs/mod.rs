@@ -93,6 +93,29 @@ fn enqueue_all<J: Job>(conn: &mut DbConn, jobs: &[J], run_at: chrono::NaiveDateT
     wake::after_commit(conn)
 }
 
+/// How long a batch job works before it hands over to a fresh run of itself, well inside the
+/// worker's lease: a batch of any size never looks like a stuck job.
+pub const BATCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `chunk` (one transaction each) until it says the batch is finished, for at most
+/// [`BATCH_BUDGET`]; false when the budget ran out first (the caller queues its next run, which
+/// goes on from where the chunks left their cursor).
+pub async fn chunks_for_a_while<F, Fut>(mut chunk: F) -> anyhow::Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<bool>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if chunk().await? {
+            return Ok(true);
+        }
+        if started.elapsed() >= BATCH_BUDGET {
+            return Ok(false);
+        }
+    }
+}
+
 /// What the worker knows of the job it runs, beside its payload.
 #[derive(Debug, Clone)]
 pub struct JobMeta {

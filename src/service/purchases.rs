@@ -246,7 +246,7 @@ pub async fn record(
                 // Nothing earned (the vouchers paid it all): the pass still drops them.
                 card_changed(conn, &card)?;
             }
-            let tier = tiers::upgrade(conn, &program, &card, "purchase", now)?;
+            let tier = tiers::reevaluate(conn, &program, &card, tiers::Reason::Purchase, now)?;
             let referral = referrals::on_purchase(conn, &program, &card, &purchase)?;
             if referral.as_ref().is_some_and(|r| r.status == ReferralStatus::Rewarded) {
                 balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);

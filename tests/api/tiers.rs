@@ -47,6 +47,7 @@ async fn a_manager_sets_the_tiers_and_staff_read_them_back_with_their_defaults()
 
     let (status, off) = put_tiers(&app, &app.staff.manager, &json!([])).await;
     assert_eq!((status, off), (StatusCode::OK, json!([])), "an empty list turns tiers off");
+    app.run_jobs().await;
 }
 
 #[tokio::test]
@@ -199,5 +200,83 @@ async fn sephora_black_on_four_visits_counts_local_days_per_shop() {
     assert_eq!(res["tier"], json!({"from": "white", "to": "black"}), "{res}");
     let (_, vouchers) = app.get(&format!("/api/v1/cards/{id}/vouchers"), &app.staff.cashier).await;
     assert_eq!(vouchers[0]["value"], json!({"percent_off": 10}), "{vouchers}");
+    app.run_jobs().await;
+}
+
+fn mexx() -> Value {
+    let spend = |key: &str, cents: i64| json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}});
+    json!([{"key": "lin", "name": "Lin"}, spend("velours", 25000), spend("soie", 60000)])
+}
+
+#[tokio::test]
+async fn a_rule_change_moves_cards_up_at_once_and_never_down_before_keep_months() {
+    let app = spawn_app().await;
+    let card = app.enrol("rules@example.fr").await;
+    let (id, number) = (card["id"].as_str().unwrap().to_owned(), card["number"].as_str().unwrap().to_owned());
+    buy_at(&app, &number, 30_000, None, "r-1").await;
+    app.enrol("nobody@example.fr").await;
+
+    let (status, _) = put_tiers(&app, &app.staff.manager, &mexx()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, running) = app.get("/api/v1/program/tiers/reevaluation", &app.staff.cashier).await;
+    assert_eq!((&running["state"], &running["cards_total"]), (&json!("running"), &json!(2)), "{running}");
+    app.run_jobs().await;
+    let (_, done) = app.get("/api/v1/program/tiers/reevaluation", &app.staff.cashier).await;
+    assert_eq!(
+        (&done["state"], &done["cards_done"], &done["cards_moved"]),
+        (&json!("done"), &json!(2), &json!(1)),
+        "{done}"
+    );
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(read["tier"]["key"], "velours", "{read}");
+
+    // Velours now asks 500 €: the card keeps it until its keep_months have passed.
+    let mut harder = mexx();
+    harder[1]["qualify"]["any_of"][0]["at_least"] = json!(50_000);
+    harder[2]["qualify"]["any_of"][0]["at_least"] = json!(90_000);
+    let (status, _) = put_tiers(&app, &app.staff.manager, &harder).await;
+    assert_eq!(status, StatusCode::OK);
+    app.run_jobs().await;
+    let (_, done) = app.get("/api/v1/program/tiers/reevaluation", &app.staff.cashier).await;
+    assert_eq!(done["cards_moved"], 0, "{done}");
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(read["tier"]["key"], "velours");
+    assert_eq!(app.count("tier_history", "reason = 'rules'").await, 1);
+}
+
+async fn check(app: &TestApp) -> usize {
+    let program_id = app.staff.program_id.clone();
+    app.db
+        .write(move |c| encarte::service::tiers::check::check_chunk(c, &program_id, encarte::db::repo::now()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_daily_check_moves_a_card_down_once_its_window_and_keep_months_have_passed_and_once_a_day() {
+    let app = spawn_app().await;
+    let (status, _) = put_tiers(&app, &app.staff.manager, &mexx()).await;
+    assert_eq!(status, StatusCode::OK);
+    let card = app.enrol("down@example.fr").await;
+    let (id, number) = (card["id"].as_str().unwrap().to_owned(), card["number"].as_str().unwrap().to_owned());
+    let res = buy_at(&app, &number, 30_000, None, "d-1").await;
+    assert_eq!(res["tier"]["to"], "velours");
+    let keeper = app.enrol("keeper@example.fr").await;
+    buy_at(&app, keeper["number"].as_str().unwrap(), 30_000, None, "d-2").await;
+
+    assert_eq!(check(&app).await, 0, "within keep_months nobody is even looked at");
+
+    // Thirteen months later: both cards' upgrades are past keep_months; only the first card's
+    // sale has left the window.
+    app.exec("UPDATE card_tiers SET upgraded_at = '2000-01-01 00:00:00', since = '2000-01-01 00:00:00', checked_at = '2000-01-01 00:00:00'").await;
+    app.exec(&format!("UPDATE purchases SET occurred_at = '2000-01-01 00:00:00' WHERE card_id = '{id}'")).await;
+    assert_eq!(check(&app).await, 2);
+    let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
+    assert_eq!(read["tier"]["key"], "lin", "{read}");
+    let (_, kept) = app.get(&format!("/api/v1/cards/{}", keeper["id"].as_str().unwrap()), &app.staff.cashier).await;
+    assert_eq!(kept["tier"]["key"], "velours", "still qualifies: {kept}");
+    assert_eq!(check(&app).await, 0, "each card once a day");
+    assert_eq!(app.count("tier_history", "reason = 'daily'").await, 1);
+    assert_eq!(app.count("outbox_jobs", "kind = 'email' AND payload LIKE '%tier_changed%'").await, 3);
     app.run_jobs().await;
 }

@@ -7,8 +7,11 @@ CREATE TABLE card_tiers (
     since        TIMESTAMP NOT NULL,
     -- its last upgrade: keep_months counts from here before a downgrade
     upgraded_at  TIMESTAMP NOT NULL,
+    -- the daily check's last look at it: once per card per local day
+    checked_at   TIMESTAMP,
     updated_at   TIMESTAMP NOT NULL
 );
+CREATE INDEX card_tiers_program ON card_tiers (program_id, tier_key, upgraded_at);
 
 -- Every change of tier, with why.
 CREATE TABLE tier_history (
@@ -33,4 +36,17 @@ CREATE TABLE tier_rewards (
     voucher_id  TEXT NOT NULL REFERENCES vouchers(id),
     created_at  TIMESTAMP NOT NULL,
     PRIMARY KEY (card_id, tier_key, period)
+);
+
+-- The re-evaluation of every card after the rules changed: where it is, for
+-- `GET /program/tiers/reevaluation`.
+CREATE TABLE tier_reevaluations (
+    program_id   TEXT PRIMARY KEY NOT NULL REFERENCES programs(id),
+    state        TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    cards_total  BIGINT NOT NULL,
+    cards_done   BIGINT NOT NULL,
+    cards_moved  BIGINT NOT NULL,
+    cursor       TEXT,
+    started_at   TIMESTAMP NOT NULL,
+    finished_at  TIMESTAMP
 );

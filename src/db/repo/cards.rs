@@ -246,3 +246,29 @@ pub fn page_of_program(conn: &mut DbConn, program_id: &str, after: Option<&str>,
     }
     query.order(cards::id).limit(limit).load(conn)
 }
+
+/// A batch's next active cards of the programme: `limit` in id order after `after`.
+pub fn active_cards_after(
+    conn: &mut DbConn,
+    program_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Card>> {
+    let mut query = cards::table
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::status.eq(CardStatus::Active))
+        .select(Card::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(cards::id.gt(after));
+    }
+    query.order(cards::id).limit(limit).load(conn)
+}
+
+pub fn count_active_cards(conn: &mut DbConn, program_id: &str) -> QueryResult<i64> {
+    cards::table
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::status.eq(CardStatus::Active))
+        .count()
+        .get_result(conn)
+}

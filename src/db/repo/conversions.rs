@@ -2,9 +2,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::repo::cards::Card;
-use crate::db::schema::{cards, conversion_cards, conversion_settings, conversions};
-use crate::domain::status::{CardStatus, ConversionMode, ConversionState};
+use crate::db::schema::{conversion_cards, conversion_settings, conversions};
+use crate::domain::status::{ConversionMode, ConversionState};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = conversion_settings, treat_none_as_default_value = false)]
@@ -165,32 +164,6 @@ pub fn cancel(conn: &mut DbConn, program_id: &str, id: &str, now: NaiveDateTime)
     .set((c::state.eq(ConversionState::Cancelled), c::finished_at.eq(now)))
     .execute(conn)?;
     Ok(n == 1)
-}
-
-/// The active cards a chunk goes through: `limit` in id order after `after`.
-pub fn active_cards_after(
-    conn: &mut DbConn,
-    program_id: &str,
-    after: Option<&str>,
-    limit: i64,
-) -> QueryResult<Vec<Card>> {
-    let mut query = cards::table
-        .filter(cards::program_id.eq(program_id))
-        .filter(cards::status.eq(CardStatus::Active))
-        .select(Card::as_select())
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(cards::id.gt(after));
-    }
-    query.order(cards::id).limit(limit).load(conn)
-}
-
-pub fn count_active_cards(conn: &mut DbConn, program_id: &str) -> QueryResult<i64> {
-    cards::table
-        .filter(cards::program_id.eq(program_id))
-        .filter(cards::status.eq(CardStatus::Active))
-        .count()
-        .get_result(conn)
 }
 
 /// One card's row in the conversion: the primary key refuses a second conversion of the card by

@@ -2,7 +2,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::schema::{card_tiers, tier_history, tier_rewards, tier_rules};
+use crate::db::schema::{card_tiers, tier_history, tier_reevaluations, tier_rewards, tier_rules};
+use crate::domain::status::ReevaluationState;
 
 /// The programme's tier list as stored (JSON), if it set one.
 pub fn rules(conn: &mut DbConn, program_id: &str) -> QueryResult<Option<String>> {
@@ -27,13 +28,14 @@ pub fn put_rules(conn: &mut DbConn, program_id: &str, rules: &str, now: NaiveDat
 
 /// Where a card stands; no row is the entry tier.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = card_tiers)]
+#[diesel(table_name = card_tiers, treat_none_as_null = true)]
 pub struct CardTier {
     pub card_id: String,
     pub program_id: String,
     pub tier_key: String,
     pub since: NaiveDateTime,
     pub upgraded_at: NaiveDateTime,
+    pub checked_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
 }
 
@@ -111,4 +113,65 @@ pub fn sales_since(conn: &mut DbConn, card_id: &str, since: NaiveDateTime) -> Qu
             p::occurred_at,
         ))
         .load(conn)
+}
+
+/// The programmes that have tiers.
+pub fn programs_with_rules(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    tier_rules::table.select(tier_rules::program_id).order(tier_rules::program_id).load(conn)
+}
+
+/// Cards in `tier_key` whose last upgrade is at or before `upgraded_before` (their `keep_months`
+/// have passed) and that the daily check has not looked at since `day_start`.
+pub fn due_for_check(
+    conn: &mut DbConn,
+    program_id: &str,
+    tier_key: &str,
+    upgraded_before: NaiveDateTime,
+    day_start: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    card_tiers::table
+        .filter(card_tiers::program_id.eq(program_id))
+        .filter(card_tiers::tier_key.eq(tier_key))
+        .filter(card_tiers::upgraded_at.le(upgraded_before))
+        .filter(card_tiers::checked_at.is_null().or(card_tiers::checked_at.lt(day_start)))
+        .order(card_tiers::card_id)
+        .limit(limit)
+        .select(card_tiers::card_id)
+        .load(conn)
+}
+
+pub fn mark_checked(conn: &mut DbConn, card_ids: &[String], now: NaiveDateTime) -> QueryResult<()> {
+    for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
+        diesel::update(card_tiers::table.filter(card_tiers::card_id.eq_any(ids)))
+            .set(card_tiers::checked_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The re-evaluation after a change of the rules.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = tier_reevaluations, treat_none_as_null = true)]
+pub struct Reevaluation {
+    pub program_id: String,
+    pub state: ReevaluationState,
+    pub cards_total: i64,
+    pub cards_done: i64,
+    pub cards_moved: i64,
+    pub cursor: Option<String>,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+pub fn reevaluation(conn: &mut DbConn, program_id: &str) -> QueryResult<Option<Reevaluation>> {
+    tier_reevaluations::table.find(program_id).select(Reevaluation::as_select()).first(conn).optional()
+}
+
+/// Starts (or starts over) the programme's re-evaluation.
+pub fn put_reevaluation(conn: &mut DbConn, r: &Reevaluation) -> QueryResult<()> {
+    if diesel::update(tier_reevaluations::table.find(&r.program_id)).set(r).execute(conn)? == 0 {
+        diesel::insert_into(tier_reevaluations::table).values(r).execute(conn)?;
+    }
+    Ok(())
 }

@@ -5,8 +5,6 @@
 //! a second node) and moves the cursor. A resumed run goes on from the cursor; a dry run goes the
 //! same way and writes only its report.
 
-use std::time::{Duration, Instant};
-
 use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,9 +27,6 @@ use crate::service::idempotency::{self, Idempotent, Stored};
 /// Cards per transaction: small enough that a till's purchase never waits long behind a chunk,
 /// large enough that the commit cost is spread.
 pub const CHUNK: i64 = 500;
-/// How long one run of the job goes on before it hands over to a fresh one, well inside the
-/// worker's lease: a batch of any size never looks like a stuck job.
-const BUDGET: Duration = Duration::from_secs(10);
 
 /// The job that runs one conversion. One per conversion is pending at a time.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -266,12 +261,12 @@ pub fn chunk(conn: &mut DbConn, program_id: &str, conversion_id: &str) -> AppRes
     };
     let now = repo::now();
     if run.started_at.is_none() {
-        let total = repo::conversions::count_active_cards(conn, program_id)?;
+        let total = repo::cards::count_active_cards(conn, program_id)?;
         repo::conversions::mark_started(conn, conversion_id, total, now)?;
     }
     let program = repo::programs::find(conn, program_id)?;
     let b = Blocks::of_conversion(&run)?;
-    let cards = repo::conversions::active_cards_after(conn, program_id, run.cursor.as_deref(), CHUNK)?;
+    let cards = repo::cards::active_cards_after(conn, program_id, run.cursor.as_deref(), CHUNK)?;
     let mut p = Progress { cards_done: i64::try_from(cards.len()).unwrap_or(i64::MAX), ..Progress::default() };
     let mut done = Vec::new();
     if run.dry_run {
@@ -306,29 +301,26 @@ pub fn chunk(conn: &mut DbConn, program_id: &str, conversion_id: &str) -> AppRes
 /// The job's handler: chunk after chunk until the batch is finished or stopped, or the budget is
 /// spent (then a fresh job goes on from the cursor).
 pub async fn run(db: Db, job: ConversionRun) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        let (program_id, id) = (job.program_id.clone(), job.conversion_id.clone());
-        match db.write(move |c| chunk(c, &program_id, &id)).await? {
-            Step::More if started.elapsed() >= BUDGET => {
-                db.write(move |c| Ok(job.enqueue(c)?)).await?;
-                return Ok(());
-            }
-            Step::More => {}
-            Step::Finished => {
-                let (program_id, id) = (job.program_id.clone(), job.conversion_id.clone());
-                if let Some(c) = db.read(move |c| Ok(repo::conversions::find(c, &program_id, &id)?)).await? {
-                    tracing::info!(
-                        conversion = %c.id, dry_run = c.dry_run, cards = c.cards_done, converted = c.cards_converted,
-                        vouchers = c.vouchers_issued, points = c.points_converted, value_cents = c.value_cents,
-                        "conversion finished"
-                    );
-                }
-                return Ok(());
-            }
-            Step::Stopped => return Ok(()),
-        }
+    let finished = crate::jobs::chunks_for_a_while(|| {
+        let (db, program_id, id) = (db.clone(), job.program_id.clone(), job.conversion_id.clone());
+        async move { Ok(db.write(move |c| chunk(c, &program_id, &id)).await? != Step::More) }
+    })
+    .await?;
+    if !finished {
+        db.write(move |c| Ok(job.enqueue(c)?)).await?;
+        return Ok(());
     }
+    let (program_id, id) = (job.program_id.clone(), job.conversion_id.clone());
+    if let Some(c) = db.read(move |c| Ok(repo::conversions::find(c, &program_id, &id)?)).await?
+        && c.state == ConversionState::Done
+    {
+        tracing::info!(
+            conversion = %c.id, dry_run = c.dry_run, cards = c.cards_done, converted = c.cards_converted,
+            vouchers = c.vouchers_issued, points = c.points_converted, value_cents = c.value_cents,
+            "conversion finished"
+        );
+    }
+    Ok(())
 }
 
 impl Progress {

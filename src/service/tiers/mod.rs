@@ -1,4 +1,5 @@
 //! Tiers: the programme's rules (`rules`), and what they make of each card.
 
+pub mod check;
 pub mod rules;
 pub mod standing;

@@ -21,14 +21,16 @@ pub async fn get(db: &Db, actor: &Actor) -> AppResult<Tiers> {
     db.read(move |c| of_program(c, &program_id)).await
 }
 
-/// Replaces the list (an empty one turns tiers off).
+/// Replaces the list (an empty one turns tiers off) and starts the re-evaluation of every card.
 pub async fn put(db: &Db, actor: &Actor, input: Vec<Tier>) -> AppResult<Tiers> {
     actor.require(Role::Manager)?;
     let tiers = Tiers::parse(input).map_err(|(field, e)| AppError::unprocessable_field("invalid_tiers", field, e))?;
     let json = serde_json::to_string(&tiers).map_err(|e| AppError::Internal(e.into()))?;
     let program_id = actor.program_id.clone();
     db.write(move |c| {
-        repo::tiers::put_rules(c, &program_id, &json, repo::now())?;
+        let now = repo::now();
+        repo::tiers::put_rules(c, &program_id, &json, now)?;
+        super::check::start(c, &program_id, now)?;
         of_program(c, &program_id)
     })
     .await

@@ -114,14 +114,36 @@ pub struct TierChange {
     pub to: String,
 }
 
-/// Moves the card up when its window now qualifies it for a higher tier: the row, its history,
-/// the entry reward (once per tier per window), the `tier_changed` e-mail and the pass. In the
-/// caller's transaction, after the purchase is written. None when it stays.
-pub fn upgrade(
+/// Why a card is looked at again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A purchase of the card: it may go up, never down.
+    Purchase,
+    /// The daily check: down once `keep_months` since its last upgrade have passed.
+    Daily,
+    /// The rules changed: up at once, down only after `keep_months`, like the daily check.
+    Rules,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Purchase => "purchase",
+            Reason::Daily => "daily",
+            Reason::Rules => "rules",
+        }
+    }
+}
+
+/// Moves the card to the tier its windows qualify it for now, if it may: up at once, down only
+/// when `reason` allows and the current tier's `keep_months` since the last upgrade have passed.
+/// A move writes the row, its history, the `tier_changed` e-mail and the pass; an upgrade also
+/// the entry reward (once per tier per window). In the caller's transaction. None when it stays.
+pub fn reevaluate(
     conn: &mut DbConn,
     program: &Program,
     card: &Card,
-    reason: &str,
+    reason: Reason,
     now: NaiveDateTime,
 ) -> AppResult<Option<TierChange>> {
     let tiers = rules::of_program(conn, &program.id)?;
@@ -132,7 +154,11 @@ pub fn upgrade(
     let Some((was, from)) = current(&tiers, row.as_ref()) else { return Ok(None) };
     let window = Window::read(conn, &tiers, card, program.tz(), now)?;
     let Some((is, to)) = window.qualified(&tiers) else { return Ok(None) };
-    if is <= was {
+    let upgraded_at = row.as_ref().map_or(card.created_at, |r| r.upgraded_at);
+    let kept_until = upgraded_at.checked_add_months(Months::new(from.keep_months)).unwrap_or(NaiveDateTime::MAX);
+    let up = is > was;
+    let down = is < was && reason != Reason::Purchase && kept_until <= now;
+    if !up && !down {
         return Ok(None);
     }
     repo::tiers::put_card_tier(
@@ -142,7 +168,8 @@ pub fn upgrade(
             program_id: program.id.clone(),
             tier_key: to.key.clone(),
             since: now,
-            upgraded_at: now,
+            upgraded_at: if up { now } else { upgraded_at },
+            checked_at: Some(now),
             updated_at: now,
         },
     )?;
@@ -154,12 +181,12 @@ pub fn upgrade(
             card_id: &card.id,
             from_key: Some(&from.key),
             to_key: &to.key,
-            reason,
+            reason: reason.as_str(),
             created_at: now,
         },
     )?;
     let locale = vouchers::program_locale(program);
-    if let Some(reward) = &to.entry_reward {
+    if let Some(reward) = to.entry_reward.as_ref().filter(|_| up) {
         let local = program.tz().from_utc_datetime(&now);
         let months = i64::from(local.year()) * 12 + i64::from(local.month0());
         let period = months / i64::from(to.window_months.max(1));
