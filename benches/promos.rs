@@ -241,6 +241,7 @@ async fn bench_backend(backend: &'static str, url: String, requests: usize, conc
     let server = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().pool_max_idle_per_host(conc).build()?;
     let (owner, cashier) = (login(&client, &base, "owner").await?, login(&client, &base, "cashier").await?);
+    common::tiers_off(&client, &base, &owner).await?;
     let mut t = Target { client, base, owner, cashier, barcodes: Vec::new(), expected: Vec::new() };
     let mut problems = Vec::new();
 

@@ -208,6 +208,7 @@ async fn bench_backend(
         .collect();
     let rounds = (WARMUP + requests).div_ceil(barcodes.len());
     let manager = login_as(&client, &base, "owner@demo.test").await?;
+    common::tiers_off(&client, &base, &manager).await?;
     let voucher_bodies = issue_vouchers(&client, &base, &manager, &barcodes, rounds).await?;
     let earned = barcodes.iter().map(|_| AtomicU64::new(0)).collect();
     let earned_with_voucher = barcodes.iter().map(|_| AtomicU64::new(0)).collect();

@@ -80,8 +80,10 @@ struct CreateProgram {
     /// Name of the first shop.
     #[arg(long, default_value = "Main shop")]
     location: String,
-    /// A known programme's rules to start from: `mexx` (season conversion, 500 points = a 5 €
-    /// voucher at each 1 March and 1 September, remainder kept).
+    /// A known programme's rules to start from: `mexx` (tiers Lin / Velours 250 € / Soie 600 €
+    /// earning double; season conversion, 500 points = a 5 € voucher at each 1 March and 1
+    /// September, remainder kept) or `sephora` (White / Black on 150 points or 4 visits, with a
+    /// 10 % voucher / Gold on 1,500 points).
     #[arg(long, value_parser = encarte::service::presets::Preset::NAMES)]
     preset: Option<String>,
 }
@@ -177,14 +179,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("program {} created (id {})", created.program.slug, created.program.id);
             if let Some(applied) = applied {
-                let b = &applied.blocks;
-                println!(
-                    "season conversion: from {} points, every {} points become a voucher of {} cents, valid {} days",
-                    b.threshold_points.get(),
-                    b.block_points.get(),
-                    b.value_cents_per_block.get(),
-                    b.validity_days.get()
-                );
+                println!("tiers: {}", applied.tiers.join(" → "));
+                if let Some(b) = &applied.blocks {
+                    println!(
+                        "season conversion: from {} points, every {} points become a voucher of {} cents, valid {} days",
+                        b.threshold_points.get(),
+                        b.block_points.get(),
+                        b.value_cents_per_block.get(),
+                        b.validity_days.get()
+                    );
+                }
                 for c in &applied.scheduled {
                     println!("conversion scheduled for {} (id {})", encarte::dto::time(c.run_at), c.id);
                 }

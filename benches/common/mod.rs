@@ -64,3 +64,17 @@ pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p / 100.0) * count_f64(sorted.len())).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
 }
+
+/// Turns the demo programme's tiers off, so that every purchase earns at the base rate and a
+/// bench's expected balances hold (a card past the demo's Gold threshold would earn more).
+pub async fn tiers_off(client: &reqwest::Client, base: &str, manager_token: &str) -> anyhow::Result<()> {
+    let response = client
+        .put(format!("{base}/api/v1/program/tiers"))
+        .bearer_auth(manager_token)
+        .json(&serde_json::json!([]))
+        .send()
+        .await?;
+    let status = response.status();
+    anyhow::ensure!(status.is_success(), "turning tiers off answered {status}: {}", response.text().await?);
+    Ok(())
+}

@@ -182,6 +182,16 @@ pub fn ensure_demo(conn: &mut DbConn, password: Option<&str>) -> AppResult<Optio
             .map_err(|e| AppError::Internal(anyhow::anyhow!("the demo catalogue does not parse: {e}")))?;
         super::rewards::catalogue::create_in(conn, &created.program.id, input, repo::now())?;
     }
+    // Two simple tiers, so that the pages show one: Regular, and Gold from 100 € in 12 months.
+    super::tiers::rules::builtin(
+        conn,
+        &created.program.id,
+        serde_json::json!([
+            {"key": "regular", "name": "Regular", "name_fr": "Habitué"},
+            {"key": "gold", "name": "Gold", "name_fr": "Or", "earn_multiplier_percent": 150,
+             "qualify": {"any_of": [{"metric": "spend_cents", "at_least": 10000}]}}
+        ]),
+    )?;
     Ok(Some(DemoLogin { emails, password }))
 }
 

@@ -189,9 +189,14 @@ fn an_operator_creates_a_program_and_its_staff_from_the_command_line() {
             || l.contains("-08-31T22:00:00.000Z")),
         "midnight in Paris on 1 March and 1 September: {out}"
     );
+    assert!(out.contains("tiers: lin → velours → soie"), "{out}");
+    let sephora = ["create-program", "--slug", "seph", "--name", "S", "--owner-email", "o@s.fr", "--preset", "sephora"];
+    let (code, out, err) = cli(dir.path(), &sephora);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("tiers: white → black → gold") && !out.contains("conversion"), "{out}");
     let (code, _, err) = cli(
         dir.path(),
-        &["create-program", "--slug", "x", "--name", "x", "--owner-email", "a@b.fr", "--preset", "sephora"],
+        &["create-program", "--slug", "x", "--name", "x", "--owner-email", "a@b.fr", "--preset", "bogus"],
     );
     assert_eq!(code, Some(2), "clap refuses an unknown preset: {err}");
     assert!(err.contains("mexx"), "{err}");

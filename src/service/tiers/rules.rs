@@ -25,13 +25,26 @@ pub async fn get(db: &Db, actor: &Actor) -> AppResult<Tiers> {
 pub async fn put(db: &Db, actor: &Actor, input: Vec<Tier>) -> AppResult<Tiers> {
     actor.require(Role::Manager)?;
     let tiers = Tiers::parse(input).map_err(|(field, e)| AppError::unprocessable_field("invalid_tiers", field, e))?;
-    let json = serde_json::to_string(&tiers).map_err(|e| AppError::Internal(e.into()))?;
     let program_id = actor.program_id.clone();
     db.write(move |c| {
-        let now = repo::now();
-        repo::tiers::put_rules(c, &program_id, &json, now)?;
-        super::check::start(c, &program_id, now)?;
+        put_in(c, &program_id, &tiers)?;
         of_program(c, &program_id)
     })
     .await
+}
+
+/// Stores checked tiers and starts the re-evaluation of every card, in the caller's transaction.
+pub fn put_in(conn: &mut DbConn, program_id: &str, tiers: &Tiers) -> AppResult<()> {
+    let json = serde_json::to_string(tiers).map_err(|e| AppError::Internal(e.into()))?;
+    let now = repo::now();
+    repo::tiers::put_rules(conn, program_id, &json, now)?;
+    super::check::start(conn, program_id, now)
+}
+
+/// A built-in list (a preset, the demo), written as a manager would and checked the same way.
+pub fn builtin(conn: &mut DbConn, program_id: &str, list: serde_json::Value) -> AppResult<()> {
+    let bad = |e: String| AppError::Internal(anyhow::anyhow!("built-in tiers: {e}"));
+    let list: Vec<Tier> = serde_json::from_value(list).map_err(|e| bad(e.to_string()))?;
+    let tiers = Tiers::parse(list).map_err(|(field, e)| bad(format!("{field}: {e}")))?;
+    put_in(conn, program_id, &tiers)
 }
