@@ -76,6 +76,7 @@ fn pass_input(i: usize) -> PassInput {
         display_number: format!("1234 5678 {:04}", i % 10_000),
         balance: i64::try_from(i * 37 % 100_000).unwrap_or_default(),
         member_first_name: Some("Zoé".into()),
+        tier: None,
         referral_link: Some(format!("https://loyalty.example.com/r/ZOE{i}")),
         recent: vec![format!("2026-11-30  +{}", i % 50), "2026-11-28  -50".into(), "2026-11-21  +12".into()],
         vouchers_summary: None,

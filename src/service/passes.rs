@@ -120,6 +120,7 @@ fn input(
         display_number: CardNumber::from_db(card.number.clone()).grouped(),
         balance: card.balance,
         member_first_name: Some(customer.first_name),
+        tier: crate::service::tiers::standing::name_now(conn, program, card)?,
         referral_link: card.live_referral_code().map(|code| format!("{public_url}/r/{code}")),
         recent,
         vouchers_summary,

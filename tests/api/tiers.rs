@@ -169,6 +169,18 @@ async fn mexx_spend_over_a_rolling_year_moves_a_card_up_and_the_higher_tier_earn
         (json!("soie"), json!("Soie"), json!(200), json!([])),
         "{read}"
     );
+    let pkpass = app
+        .client
+        .get(app.url(&format!("/api/v1/cards/{id}/pass.pkpass")))
+        .bearer_auth(&app.staff.cashier)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pkpass.status(), StatusCode::OK);
+    let pass = crate::apple_wallet::pass_json(&pkpass.bytes().await.unwrap());
+    let secondary = pass["storeCard"]["secondaryFields"].as_array().unwrap();
+    let field = secondary.iter().find(|f| f["key"] == "tier").expect("a tier field on the pass");
+    assert_eq!((&field["value"], &field["label"]), (&json!("Soie"), &json!("encarte.tier.label")));
     assert_eq!(app.count("tier_history", "reason = 'purchase'").await, 2);
     assert_eq!(app.count("outbox_jobs", "kind = 'email' AND payload LIKE '%tier_changed%'").await, 2);
     app.assert_ledger_consistent().await;

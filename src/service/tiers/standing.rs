@@ -237,6 +237,16 @@ pub fn reevaluate(
     Ok(Some(TierChange { from: Some(from.key.clone()), to: to.key.clone() }))
 }
 
+/// The name of the card's tier now, for its passes; None without tiers. Reads only, and no sales.
+pub fn name_now(conn: &mut DbConn, program: &Program, card: &Card) -> AppResult<Option<String>> {
+    let tiers = rules::of_program(conn, &program.id)?;
+    if tiers.list().is_empty() {
+        return Ok(None);
+    }
+    let row = repo::tiers::card_tier(conn, &card.id)?;
+    Ok(current(&tiers, row.as_ref()).map(|(_, t)| name_of(t, vouchers::program_locale(program)).to_owned()))
+}
+
 /// The card's standing, or None when the programme has no tiers. Reads only.
 pub fn view(conn: &mut DbConn, program: &Program, card: &Card, now: NaiveDateTime) -> AppResult<Option<TierView>> {
     let tiers = rules::of_program(conn, &program.id)?;

@@ -26,6 +26,8 @@ pub struct PassInput {
     pub display_number: String,
     pub balance: i64,
     pub member_first_name: Option<String>,
+    /// The card's tier, named in the programme's language; `None` without tiers.
+    pub tier: Option<String>,
     pub referral_link: Option<String>,
     /// The last transactions, newest first, one line each (on the back of the pass).
     pub recent: Vec<String>,
@@ -141,6 +143,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (POINTS_LABEL, "Points", "Points"),
     (POINTS_CHANGED, "You now have %@ points", "Vous avez maintenant %@ points"),
     (MEMBER_LABEL, "Member", "Membre"),
+    (TIER_LABEL, "Tier", "Niveau"),
+    (TIER_CHANGED, "You are now %@", "Vous êtes maintenant %@"),
     (NUMBER_LABEL, "Card number", "Numéro de carte"),
     (REFERRAL_LABEL, "Invite a friend", "Parrainez un ami"),
     (RECENT_LABEL, "Recent activity", "Activité récente"),
@@ -153,6 +157,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
 const POINTS_LABEL: &str = "encarte.points.label";
 const POINTS_CHANGED: &str = "encarte.points.changed";
 const MEMBER_LABEL: &str = "encarte.member.label";
+const TIER_LABEL: &str = "encarte.tier.label";
+const TIER_CHANGED: &str = "encarte.tier.changed";
 const NUMBER_LABEL: &str = "encarte.number.label";
 const REFERRAL_LABEL: &str = "encarte.referral.label";
 const RECENT_LABEL: &str = "encarte.recent.label";
@@ -193,12 +199,16 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
         number_style: Some("PKNumberStyleDecimal"),
         data_detector_types: Vec::new(),
     };
-    let secondary = input
+    let mut secondary: Vec<Field> = input
         .member_first_name
         .iter()
         .filter(|name| !name.trim().is_empty())
         .map(|name| Field::text("member", MEMBER_LABEL, name.clone()))
         .collect();
+    // A move to another tier is news: the lock screen says it.
+    if let Some(tier) = input.tier.as_ref().filter(|t| !t.trim().is_empty()) {
+        secondary.push(Field { change_message: Some(TIER_CHANGED), ..Field::text("tier", TIER_LABEL, tier.clone()) });
+    }
     // A new or used voucher changes this line, so the holder is told (the list on the back is silent).
     let auxiliary = input
         .vouchers_summary

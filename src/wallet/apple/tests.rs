@@ -58,6 +58,7 @@ fn sample_input() -> PassInput {
         display_number: "1234 5678 9012".into(),
         balance: 1250,
         member_first_name: Some("Zoé".into()),
+        tier: Some("Velours".into()),
         referral_link: Some("https://example.com/r/ZOE42".into()),
         recent: vec!["2026-11-30  +12".into(), "2026-11-29  -50".into()],
         vouchers_summary: Some("1 · expire le 31/05".into()),
@@ -202,8 +203,15 @@ fn pass_json_has_the_store_card_fields() {
             .collect();
     assert_eq!(
         keys,
-        ["balance", "member", "vouchers", "number", "referral", "vouchers_list", "recent", "terms", "contact"]
+        ["balance", "member", "tier", "vouchers", "number", "referral", "vouchers_list", "recent", "terms", "contact"]
     );
+    let tier = &card.secondary_fields[1];
+    assert_eq!(
+        (&tier.value, tier.label, tier.change_message),
+        (&FieldValue::Text("Velours".into()), Some("encarte.tier.label"), Some("encarte.tier.changed"))
+    );
+    let untiered = pass::pass(&PassInput { tier: None, ..sample_input() }, &FIXTURE.design).expect("pass");
+    assert!(untiered.store_card.secondary_fields.iter().all(|f| f.key != "tier"), "no tiers, no field");
     let vouchers = &card.auxiliary_fields[0];
     assert_eq!(vouchers.value, FieldValue::Text("1 · expire le 31/05".into()));
     assert_eq!(
