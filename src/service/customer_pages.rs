@@ -188,9 +188,28 @@ pub struct EntryView {
     pub points: i64,
 }
 
+/// The card's tier on its page, and what the next one asks, each way up one line.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierLine {
+    pub name: String,
+    pub next: Option<String>,
+    pub remaining: Vec<Remaining>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Remaining {
+    /// Catalog key of the line (`card.tier_next.spend_cents`...).
+    pub key: String,
+    /// Points or visits left, for the plural; for spend, cents.
+    pub count: i64,
+    /// For spend: the amount left in the programme's currency ("42,00 €").
+    pub amount: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CardView {
     pub program: ProgramView,
+    pub tier: Option<TierLine>,
     pub first_name: String,
     pub number: String,
     pub balance: i64,
@@ -265,6 +284,7 @@ pub async fn card(db: &Db, link_token: String, lang: Locale, session: Option<Str
         view.manage = manage;
         view.vouchers = voucher_views(c, &program, &card, lang, format)?;
         view.rewards = reward_views(c, &program, &card, lang)?;
+        view.tier = tier_line(c, &program, &card, lang)?;
         Ok(view)
     })
     .await
@@ -281,11 +301,39 @@ fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView
         referral_path: card.live_referral_code().map(|code| format!("/r/{code}")),
         link_token: card.link_token.clone(),
         entries,
+        tier: None,
         customer_locale: locale,
         manage: false,
         vouchers: Vec::new(),
         rewards: Vec::new(),
     }
+}
+
+fn tier_line(c: &mut DbConn, program: &Program, card: &Card, lang: Locale) -> AppResult<Option<TierLine>> {
+    let Some(tier) = super::tiers::standing::view(c, program, card, repo::now())? else { return Ok(None) };
+    let next = match &tier.next {
+        Some(key) => super::tiers::rules::of_program(c, &program.id)?
+            .find(key)
+            .map(|t| super::tiers::standing::name_of(t, lang).to_owned()),
+        None => None,
+    };
+    let remaining = tier
+        .progress
+        .iter()
+        .filter(|p| p.next_at_least > p.value)
+        .map(|p| {
+            let left = p.next_at_least - p.value;
+            Remaining {
+                key: format!(
+                    "card.tier_next.{}",
+                    serde_json::to_value(p.metric).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                ),
+                count: left,
+                amount: crate::domain::money::display(left, &program.currency, lang),
+            }
+        })
+        .collect();
+    Ok(Some(TierLine { name: tier.name, next, remaining }))
 }
 
 fn voucher_views(

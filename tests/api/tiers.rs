@@ -143,6 +143,13 @@ async fn mexx_spend_over_a_rolling_year_moves_a_card_up_and_the_higher_tier_earn
     let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
     assert_eq!(tier(&read)["progress"][0]["value"], 10_000, "{read}");
 
+    // The card page says what is left, in the visitor's language.
+    let path = card["apple_pass_path"].as_str().unwrap().trim_end_matches("/pass.pkpass").to_owned();
+    let mut phone = crate::pages::Phone::new(&app, "fr");
+    let page = phone.get(&path).await;
+    assert!(page.body.contains("id=\"tier-name\">Lin<"), "{}", page.body);
+    assert!(page.body.contains("Encore 150,00\u{a0}€ pour atteindre velours"), "{}", page.body);
+
     let res = buy_at(&app, number, 15_000, None, "m-3").await;
     assert_eq!(res["tier"], json!({"from": "lin", "to": "velours"}), "{res}");
     assert_eq!(res["points_earned"], 150, "the qualifying sale earns at the old rate");
