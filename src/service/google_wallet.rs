@@ -31,6 +31,7 @@ struct Snapshot {
     class_fingerprint: String,
     object: Value,
     vouchers: Option<objects::TextModule>,
+    tier: Option<objects::TierLine>,
     synced: Option<GoogleObject>,
 }
 
@@ -76,6 +77,13 @@ fn snapshot(
     let vouchers = super::vouchers::shown::on_pass(conn, &program, &card.id, locale, repo::now())?.map(|s| {
         objects::TextModule { header: format!("{}{}{}", s.label, colon(locale), s.summary), body: s.lines.join("\n") }
     });
+    let tier = super::tiers::standing::name_now(conn, &program, &card)?.map(|name| objects::TierLine {
+        label: match locale {
+            crate::domain::text::Locale::Fr => "Niveau".to_owned(),
+            crate::domain::text::Locale::En => "Tier".to_owned(),
+        },
+        name,
+    });
     let object = objects::loyalty_object(&ObjectInput {
         issuer_id: &google.issuer_id,
         program_id: &program.id,
@@ -88,9 +96,10 @@ fn snapshot(
         active: card.status == CardStatus::Active,
         links,
         vouchers: vouchers.clone(),
+        tier: tier.clone(),
     });
     let synced = repo::google::find_object(conn, &card.id)?;
-    Ok(Snapshot { card, class, class_fingerprint, object, vouchers, synced })
+    Ok(Snapshot { card, class, class_fingerprint, object, vouchers, tier, synced })
 }
 
 /// French puts a (non-breaking) space before a colon.
@@ -227,8 +236,13 @@ pub async fn sync(
         })
         .await?
     };
-    let patch =
-        objects::balance_patch(s.card.balance, s.card.status == CardStatus::Active, s.vouchers.as_ref(), notify);
+    let patch = objects::balance_patch(
+        s.card.balance,
+        s.card.status == CardStatus::Active,
+        s.vouchers.as_ref(),
+        s.tier.as_ref(),
+        notify,
+    );
     match google.rest.patch_object(&synced.object_id, &patch).await {
         Ok(()) => {}
         // Deleted at Google (or never made it): create it again, whole.

@@ -80,6 +80,20 @@ pub struct ObjectInput<'a> {
     pub links: Vec<(&'a str, String)>,
     /// The usable vouchers, as a text module; `None` without any.
     pub vouchers: Option<TextModule>,
+    /// The card's tier, as the object's secondary points (a loyalty object has no tier field of
+    /// its own: `rewardsTier` is the class's); `None` without tiers.
+    pub tier: Option<TierLine>,
+}
+
+/// "Niveau" / "Soie": the label (at most 9 characters shown) and the tier's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierLine {
+    pub label: String,
+    pub name: String,
+}
+
+fn tier_points(t: &TierLine) -> Value {
+    json!({"label": t.label, "balance": {"string": t.name}})
 }
 
 /// A text module of the object: a header line and a body of lines.
@@ -117,6 +131,9 @@ pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
     if o.vouchers.is_some() {
         object["textModulesData"] = text_modules(o.vouchers.as_ref());
     }
+    if let Some(tier) = &o.tier {
+        object["secondaryLoyaltyPoints"] = tier_points(tier);
+    }
     object
 }
 
@@ -133,12 +150,21 @@ fn points(balance: i64) -> Value {
 
 /// The PATCH of a card whose balance, status or vouchers changed. `notify` asks Google to tell
 /// the holder (it counts against the 3 notifying updates per pass per 24 h).
-pub fn balance_patch(balance: i64, active: bool, vouchers: Option<&TextModule>, notify: bool) -> Value {
+pub fn balance_patch(
+    balance: i64,
+    active: bool,
+    vouchers: Option<&TextModule>,
+    tier: Option<&TierLine>,
+    notify: bool,
+) -> Value {
     let mut body = json!({
         "loyaltyPoints": points(balance),
         "state": if active { "ACTIVE" } else { "INACTIVE" },
         "textModulesData": text_modules(vouchers),
     });
+    if let Some(tier) = tier {
+        body["secondaryLoyaltyPoints"] = tier_points(tier);
+    }
     if notify {
         body["notifyPreference"] = json!("NOTIFY_ON_UPDATE");
     }
@@ -162,6 +188,7 @@ mod tests {
             active: true,
             links: vec![("My card", "https://shop.example/c/tok".into())],
             vouchers: None,
+            tier: None,
         }
     }
 
@@ -186,21 +213,28 @@ mod tests {
     #[test]
     fn balance_patches_are_exact() {
         assert_eq!(
-            balance_patch(42, true, None, true),
+            balance_patch(42, true, None, None, true),
             json!({"loyaltyPoints": {"label": "Points", "balance": {"int": 42}}, "state": "ACTIVE",
                    "textModulesData": [], "notifyPreference": "NOTIFY_ON_UPDATE"})
         );
         assert_eq!(
-            balance_patch(3_000_000_000, false, None, false)["loyaltyPoints"]["balance"],
+            balance_patch(3_000_000_000, false, None, None, false)["loyaltyPoints"]["balance"],
             json!({"string": "3000000000"})
         );
-        assert!(balance_patch(1, true, None, false).get("notifyPreference").is_none());
+        assert!(balance_patch(1, true, None, None, false).get("notifyPreference").is_none());
         let module =
             TextModule { header: "Vouchers: 1 · ends 31 May".into(), body: "€5.00 · K7MX-2QE9-AB4".into() };
         assert_eq!(
-            balance_patch(1, true, Some(&module), false)["textModulesData"],
+            balance_patch(1, true, Some(&module), None, false)["textModulesData"],
             json!([{"id": "vouchers", "header": "Vouchers: 1 · ends 31 May", "body": "€5.00 · K7MX-2QE9-AB4"}])
         );
+        let tier = TierLine { label: "Niveau".into(), name: "Soie".into() };
+        assert_eq!(
+            balance_patch(1, true, None, Some(&tier), false)["secondaryLoyaltyPoints"],
+            json!({"label": "Niveau", "balance": {"string": "Soie"}})
+        );
+        let o = loyalty_object(&ObjectInput { tier: Some(tier), ..object_input() });
+        assert_eq!(o["secondaryLoyaltyPoints"]["balance"]["string"], "Soie");
     }
 
     #[test]
