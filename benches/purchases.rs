@@ -4,8 +4,10 @@
 //! machine, not for capacity planning.
 //!
 //! `BENCH_REQUESTS` (default 4000) and `BENCH_CONCURRENCY` (default 16) tune the measured phase.
-//! Each backend runs the phase twice on one server: plain purchases, then purchases that each use
-//! one voucher of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the till.
+//! Each backend runs the phase three times on one server: plain purchases; purchases that each use
+//! one voucher of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the
+//! till; then plain purchases again with Mexx's three tiers on (thresholds ×1000, so that no card
+//! changes tier and the balances stay checkable), for the cost of evaluating tiers on every sale.
 
 // Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
 #![allow(clippy::unwrap_used, clippy::as_conversions)]
@@ -168,9 +170,27 @@ async fn load(
     Ok(Phase { elapsed, latencies, failures })
 }
 
+/// What a measured phase's purchases carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    Voucher,
+    Tiers,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Plain => "plain",
+            Kind::Voucher => "voucher",
+            Kind::Tiers => "tiers",
+        }
+    }
+}
+
 struct Report {
     backend: &'static str,
-    vouchers: bool,
+    kind: Kind,
     concurrency: usize,
     phase: Phase,
     /// Warm-up and measured failures together.
@@ -225,15 +245,19 @@ async fn bench_backend(
     });
 
     let mut reports = Vec::new();
-    for vouchers in [false, true] {
-        let what = if vouchers { "with a voucher each" } else { "plain" };
+    for kind in [Kind::Plain, Kind::Voucher, Kind::Tiers] {
         eprintln!(
-            "{backend}, {what}: warm-up ({WARMUP} requests), then {requests} requests at concurrency {concurrency}"
+            "{backend}, {}: warm-up ({WARMUP} requests), then {requests} requests at concurrency {concurrency}",
+            kind.name()
         );
+        if kind == Kind::Tiers {
+            tiers_on(&target.client, &target.base, &manager).await?;
+        }
+        let vouchers = kind == Kind::Voucher;
         let warmup = load(&target, 0, WARMUP, concurrency, vouchers).await?;
         let phase = load(&target, WARMUP, requests, concurrency, vouchers).await?;
         let failures = warmup.failures + phase.failures;
-        reports.push(Report { backend, vouchers, concurrency, phase, failures, balance_errors: 0 });
+        reports.push(Report { backend, kind, concurrency, phase, failures, balance_errors: 0 });
     }
     let balance_errors = check_balances(&target).await?;
     for r in &mut reports {
@@ -243,6 +267,21 @@ async fn bench_backend(
     // Best effort: actix's own threads may linger idle until the process exits, which is harmless.
     server.abort();
     Ok(reports)
+}
+
+/// Mexx's tiers (Lin / Velours / Soie earning double) with thresholds a thousand times higher:
+/// every purchase evaluates them, none moves a card.
+async fn tiers_on(client: &reqwest::Client, base: &str, manager: &str) -> anyhow::Result<()> {
+    let spend = |key: &str, cents: i64| {
+        json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}})
+    };
+    let mut soie = spend("soie", 60_000_000);
+    soie["earn_multiplier_percent"] = json!(200);
+    let tiers = json!([{"key": "lin", "name": "Lin"}, spend("velours", 25_000_000), soie]);
+    let response = client.put(format!("{base}/api/v1/program/tiers")).bearer_auth(manager).json(&tiers).send().await?;
+    let status = response.status();
+    ensure!(status == StatusCode::OK, "setting the tiers answered {status}: {}", response.text().await?);
+    Ok(())
 }
 
 /// `rounds` vouchers of 1 € per card, given by a manager, and the purchase body using each.
@@ -364,7 +403,7 @@ fn throughput(phase: &Phase) -> f64 {
 
 fn print_table(reports: &[Report]) {
     let header = [
-        "backend", "vouchers", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed",
+        "backend", "phase", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed",
         "balances",
     ];
     println!("\n{:<9}{}", header[0], header[1..].iter().map(|h| format!("{h:>9}")).collect::<String>());
@@ -373,21 +412,24 @@ fn print_table(reports: &[Report]) {
         let [p50, p90, p99, max] = [50.0, 90.0, 99.0, 100.0].map(|p| percentile_ms(l, p));
         let balances = if r.balance_errors == 0 { "ok".to_owned() } else { format!("{} bad", r.balance_errors) };
         let (backend, conc, n, rps) = (r.backend, r.concurrency, l.len(), throughput(&r.phase));
-        let vouchers = if r.vouchers { "one" } else { "none" };
+        let vouchers = r.kind.name();
         println!(
             "{backend:<9}{vouchers:>9}{conc:>9}{n:>9}{rps:>9.1}{p50:>9.2}{p90:>9.2}{p99:>9.2}{max:>9.2}{:>9}{balances:>9}",
             r.failures
         );
     }
     println!();
-    for pair in reports.chunks(2) {
-        if let [plain, with] = pair {
-            println!(
-                "{}: with a voucher / plain: throughput {:.2}, p50 {:.2}",
-                plain.backend,
-                throughput(&with.phase) / throughput(&plain.phase),
-                percentile_ms(&with.phase.latencies, 50.0) / percentile_ms(&plain.phase.latencies, 50.0)
-            );
+    for phases in reports.chunks(3) {
+        if let [plain, others @ ..] = phases {
+            for with in others {
+                println!(
+                    "{}: {} / plain: throughput {:.2}, p50 {:.2}",
+                    plain.backend,
+                    with.kind.name(),
+                    throughput(&with.phase) / throughput(&plain.phase),
+                    percentile_ms(&with.phase.latencies, 50.0) / percentile_ms(&plain.phase.latencies, 50.0)
+                );
+            }
         }
     }
 }
