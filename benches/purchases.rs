@@ -272,9 +272,7 @@ async fn bench_backend(
 /// Mexx's tiers (Lin / Velours / Soie earning double) with thresholds a thousand times higher:
 /// every purchase evaluates them, none moves a card.
 async fn tiers_on(client: &reqwest::Client, base: &str, manager: &str) -> anyhow::Result<()> {
-    let spend = |key: &str, cents: i64| {
-        json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}})
-    };
+    let spend = |key: &str, cents: i64| json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}});
     let mut soie = spend("soie", 60_000_000);
     soie["earn_multiplier_percent"] = json!(200);
     let tiers = json!([{"key": "lin", "name": "Lin"}, spend("velours", 25_000_000), soie]);
@@ -402,10 +400,8 @@ fn throughput(phase: &Phase) -> f64 {
 }
 
 fn print_table(reports: &[Report]) {
-    let header = [
-        "backend", "phase", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed",
-        "balances",
-    ];
+    let header =
+        ["backend", "phase", "conc", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "failed", "balances"];
     println!("\n{:<9}{}", header[0], header[1..].iter().map(|h| format!("{h:>9}")).collect::<String>());
     for r in reports {
         let l = &r.phase.latencies;
