@@ -219,6 +219,15 @@ async fn sephora_black_on_four_visits_counts_local_days_per_shop() {
     assert_eq!(res["tier"], json!({"from": "white", "to": "black"}), "{res}");
     let (_, vouchers) = app.get(&format!("/api/v1/cards/{id}/vouchers"), &app.staff.cashier).await;
     assert_eq!(vouchers[0]["value"], json!({"percent_off": 10}), "{vouchers}");
+
+    // Back to White (as the daily check would after keep_months), then Black again within the
+    // same window: the entry voucher is not given twice.
+    app.exec(&format!("UPDATE card_tiers SET tier_key = 'white' WHERE card_id = '{id}'")).await;
+    let res = buy_at(&app, number, 500, None, "s-6").await;
+    assert_eq!(res["tier"], json!({"from": "white", "to": "black"}), "{res}");
+    let (_, vouchers) = app.get(&format!("/api/v1/cards/{id}/vouchers"), &app.staff.cashier).await;
+    assert_eq!(vouchers.as_array().map(Vec::len), Some(1), "one Black voucher per window: {vouchers}");
+    assert_eq!(app.count("tier_rewards", &format!("card_id = '{id}'")).await, 1);
     app.run_jobs().await;
 }
 
@@ -297,5 +306,32 @@ async fn the_daily_check_moves_a_card_down_once_its_window_and_keep_months_have_
     assert_eq!(check(&app).await, 0, "each card once a day");
     assert_eq!(app.count("tier_history", "reason = 'daily'").await, 1);
     assert_eq!(app.count("outbox_jobs", "kind = 'email' AND payload LIKE '%tier_changed%'").await, 3);
+    app.run_jobs().await;
+}
+
+#[tokio::test]
+async fn ten_tills_crossing_the_threshold_at_once_move_the_card_up_once_with_one_voucher() {
+    let app = spawn_app().await;
+    let mut tiers = mexx();
+    tiers[1]["entry_reward"] = json!({"voucher": {"amount_off_cents": 500}, "validity_days": 30});
+    let (status, _) = put_tiers(&app, &app.staff.manager, &tiers).await;
+    assert_eq!(status, StatusCode::OK);
+    let card = app.enrol("race@example.fr").await;
+    let (id, number) = (card["id"].as_str().unwrap().to_owned(), card["number"].as_str().unwrap().to_owned());
+    buy_at(&app, &number, 24_000, None, "race-0").await;
+    let tills = (0..10).map(|i| {
+        let (app, number) = (&app, number.clone());
+        async move {
+            let body = json!({"card": number, "amount_cents": 2_000, "currency": "EUR"});
+            app.post("/api/v1/purchases", &app.staff.cashier, Some(&format!("race-{}", i + 1)), &body).await
+        }
+    });
+    let results = futures::future::join_all(tills).await;
+    assert!(results.iter().all(|(s, _)| *s == StatusCode::CREATED), "{results:?}");
+    let moved = results.iter().filter(|(_, b)| b.get("tier").is_some()).count();
+    assert_eq!(moved, 1, "{results:?}");
+    assert_eq!(app.count("tier_history", &format!("card_id = '{id}'")).await, 1);
+    assert_eq!(app.count("vouchers", &format!("card_id = '{id}' AND origin = 'tier_entry'")).await, 1);
+    app.assert_ledger_consistent().await;
     app.run_jobs().await;
 }

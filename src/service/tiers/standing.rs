@@ -86,13 +86,12 @@ fn current<'t>(tiers: &'t Tiers, row: Option<&CardTier>) -> Option<(usize, &'t T
 }
 
 /// The rate the card earns at now, in percent (100 without tiers).
-pub fn multiplier_percent(conn: &mut DbConn, program_id: &str, card_id: &str) -> AppResult<u32> {
-    let tiers = rules::of_program(conn, program_id)?;
+pub fn multiplier_percent(conn: &mut DbConn, tiers: &Tiers, card_id: &str) -> AppResult<u32> {
     if tiers.list().is_empty() {
         return Ok(100);
     }
     let row = repo::tiers::card_tier(conn, card_id)?;
-    Ok(current(&tiers, row.as_ref()).map_or(100, |(_, t)| t.earn_multiplier_percent))
+    Ok(current(tiers, row.as_ref()).map_or(100, |(_, t)| t.earn_multiplier_percent))
 }
 
 /// Points at a tier's rate, rounded down.
@@ -147,18 +146,39 @@ pub fn reevaluate(
     now: NaiveDateTime,
 ) -> AppResult<Option<TierChange>> {
     let tiers = rules::of_program(conn, &program.id)?;
+    reevaluate_with(conn, program, &tiers, card, reason, now)
+}
+
+/// [`reevaluate`] with the programme's tiers already read (a purchase reads them once for its
+/// rate and its evaluation).
+pub fn reevaluate_with(
+    conn: &mut DbConn,
+    program: &Program,
+    tiers: &Tiers,
+    card: &Card,
+    reason: Reason,
+    now: NaiveDateTime,
+) -> AppResult<Option<TierChange>> {
     if tiers.list().is_empty() {
         return Ok(None);
     }
     let row = repo::tiers::card_tier(conn, &card.id)?;
-    let Some((was, from)) = current(&tiers, row.as_ref()) else { return Ok(None) };
-    let window = Window::read(conn, &tiers, card, program.tz(), now)?;
-    let Some((is, to)) = window.qualified(&tiers) else { return Ok(None) };
+    let Some((was, from)) = current(tiers, row.as_ref()) else { return Ok(None) };
+    let window = Window::read(conn, tiers, card, program.tz(), now)?;
+    let Some((is, to)) = window.qualified(tiers) else { return Ok(None) };
     let upgraded_at = row.as_ref().map_or(card.created_at, |r| r.upgraded_at);
     let kept_until = upgraded_at.checked_add_months(Months::new(from.keep_months)).unwrap_or(NaiveDateTime::MAX);
     let up = is > was;
     let down = is < was && reason != Reason::Purchase && kept_until <= now;
     if !up && !down {
+        return Ok(None);
+    }
+    // A move is rare: only then the card's row lock is taken (a sale that posted points holds it
+    // already) and its tier read again, so that two tills moving one card at once can't both act
+    // on the old tier. Moved meanwhile: the next look decides.
+    repo::cards::lock(conn, &program.id, &card.id)?;
+    let now_row = repo::tiers::card_tier(conn, &card.id)?;
+    if now_row.as_ref().map(|r| &r.tier_key) != row.as_ref().map(|r| &r.tier_key) {
         return Ok(None);
     }
     repo::tiers::put_card_tier(
