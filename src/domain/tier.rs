@@ -2,6 +2,8 @@
 //! qualified by conditions on the card's rolling window (spend, points earned, visits), combined
 //! with `any_of` / `all_of`. No I/O here: evaluating a card is `service::tiers`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::Invalid;
@@ -89,8 +91,8 @@ impl Rule {
     }
 
     /// The lowest threshold the rule names per metric: the easiest way up on that metric.
-    pub fn floors(&self) -> std::collections::BTreeMap<Metric, i64> {
-        let mut floors = std::collections::BTreeMap::new();
+    pub fn floors(&self) -> BTreeMap<Metric, i64> {
+        let mut floors = BTreeMap::new();
         for (metric, at_least) in self.conditions() {
             floors.entry(metric).and_modify(|v: &mut i64| *v = (*v).min(at_least)).or_insert(at_least);
         }
@@ -270,10 +272,14 @@ impl Tiers {
         self.0.iter().find(|t| t.key == key)
     }
 
-    /// The highest tier a card with these window values qualifies for (the entry tier when none
-    /// above it holds); None when the programme has no tiers.
-    pub fn qualified(&self, value: &impl Fn(Metric) -> i64) -> Option<&Tier> {
-        self.0.iter().rev().find(|t| t.qualify.as_ref().is_none_or(|r| r.holds(value)))
+    /// The highest tier a card qualifies for (the entry tier when none above it holds), with its
+    /// place in the list; `values` gives the card's values in a tier's own window. None when the
+    /// programme has no tiers.
+    pub fn qualified(&self, values: impl Fn(&Tier) -> BTreeMap<Metric, i64>) -> Option<(usize, &Tier)> {
+        self.0.iter().enumerate().rev().find(|(_, t)| {
+            let v = values(t);
+            t.qualify.as_ref().is_none_or(|r| r.holds(&|m| v.get(&m).copied().unwrap_or(0)))
+        })
     }
 }
 
@@ -301,12 +307,10 @@ mod tests {
     fn sephora_qualifies_on_points_or_visits_and_gold_on_points_only() {
         let t = tiers(sephora()).unwrap();
         let at = |points: i64, visits: i64| {
-            t.qualified(&|m| match m {
-                Metric::PointsEarned => points,
-                Metric::Visits => visits,
-                Metric::SpendCents => 0,
+            t.qualified(|_| {
+                BTreeMap::from([(Metric::PointsEarned, points), (Metric::Visits, visits), (Metric::SpendCents, 0)])
             })
-            .map(|t| t.key.clone())
+            .map(|(_, t)| t.key.clone())
         };
         assert_eq!(at(0, 0).as_deref(), Some("white"));
         assert_eq!(at(149, 3).as_deref(), Some("white"));
@@ -314,7 +318,7 @@ mod tests {
         assert_eq!(at(0, 4).as_deref(), Some("black"));
         assert_eq!(at(1499, 40).as_deref(), Some("black"));
         assert_eq!(at(1500, 0).as_deref(), Some("gold"));
-        assert_eq!(Tiers::none().qualified(&|_| 0), None);
+        assert_eq!(Tiers::none().qualified(|_| BTreeMap::new()), None);
     }
 
     #[test]

@@ -69,10 +69,7 @@ impl Window {
 
     /// The highest tier the card qualifies for, each tier judged on its own window.
     fn qualified<'t>(&self, tiers: &'t Tiers) -> Option<(usize, &'t Tier)> {
-        tiers.list().iter().enumerate().rev().find(|(_, t)| {
-            let v = self.of(t);
-            t.qualify.as_ref().is_none_or(|r| r.holds(&|m| v.get(&m).copied().unwrap_or(0)))
-        })
+        tiers.qualified(|t| self.of(t))
     }
 }
 
