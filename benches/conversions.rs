@@ -194,6 +194,7 @@ fn seed(c: &mut DbConn, program_id: &str, range: std::ops::Range<usize>) -> Resu
             purchase_id: None,
             staff_id: None,
             reason: Some("seed"),
+            earned_at: None,
         })
         .collect();
     post_many(c, &postings, Guard { only_active: true, no_overdraft: false })?;

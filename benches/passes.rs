@@ -77,6 +77,7 @@ fn pass_input(i: usize) -> PassInput {
         balance: i64::try_from(i * 37 % 100_000).unwrap_or_default(),
         member_first_name: Some("Zoé".into()),
         tier: None,
+        expiry: None,
         referral_link: Some(format!("https://loyalty.example.com/r/ZOE{i}")),
         recent: vec![format!("2026-11-30  +{}", i % 50), "2026-11-28  -50".into(), "2026-11-21  +12".into()],
         vouchers_summary: None,

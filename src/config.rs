@@ -79,6 +79,8 @@ settings! {
     promo_guess_window_seconds: i64 = 600,
     /// How many days back a till may date a sale it uploads late (`occurred_at` of a purchase).
     purchase_backdate_max_days: i64 = 30,
+    /// Days before points expire that the holder is sent a reminder (0: none).
+    expiry_reminder_days: i64 = 30,
     /// Folder of pass designs, pages and e-mails.
     templates_dir: PathBuf = PathBuf::from("./templates"),
     /// The pass design of programs that did not choose one (a folder of `{templates_dir}/passes/`).
@@ -278,6 +280,9 @@ impl Config {
         }
         if self.purchase_backdate_max_days < 0 {
             anyhow::bail!("purchase_backdate_max_days must not be negative");
+        }
+        if !(0..=365).contains(&self.expiry_reminder_days) {
+            anyhow::bail!("expiry_reminder_days must be between 0 and 365");
         }
         if self.db_pool_size == 0 || self.worker_concurrency == 0 || self.job_lease_seconds <= 0 {
             anyhow::bail!("db_pool_size, worker_concurrency and job_lease_seconds must be positive");

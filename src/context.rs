@@ -19,4 +19,6 @@ pub struct AppContext {
     pub link_key: crate::domain::link_key::LinkKey,
     /// Sends the e-mails (SMTP, files or memory).
     pub mailer: Arc<crate::mail::Mailer>,
+    /// Days before points expire that their holder is reminded (0: never).
+    pub expiry_reminder_days: i64,
 }

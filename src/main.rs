@@ -130,6 +130,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Worker { once } => {
             let deps = encarte::startup::deps(&config).await?;
             let worker = Worker::new(deps.db.clone(), Arc::new(registry(&deps)), worker_settings(&config));
+            if !once {
+                encarte::startup::schedule_sweeps(&deps.db).await?;
+            }
             if once {
                 let ran = encarte::jobs::drain(&[worker]).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 println!("{ran} jobs run");
@@ -219,18 +222,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Check => {
             let db = open_db(&config).await?;
-            let bad = db
-                .read(|c| Ok(encarte::db::repo::ledger::mismatched_balances(c)?))
+            let (ledger, lots) = db
+                .read(|c| {
+                    Ok((encarte::db::repo::ledger::mismatched_balances(c)?, encarte::db::repo::lots::mismatched(c)?))
+                })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if bad.is_empty() {
-                println!("every card balance equals the sum of its ledger");
-            } else {
-                for (card, balance, sum) in &bad {
-                    println!("card {card}: balance {balance}, ledger sum {sum}");
-                }
+            for (card, balance, sum) in &ledger {
+                println!("card {card}: balance {balance}, ledger sum {sum}");
+            }
+            for (card, balance, sum) in &lots {
+                println!("card {card}: balance {balance}, open lots {sum}");
+            }
+            if !ledger.is_empty() || !lots.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+            println!("every card balance equals the sum of its ledger and of its open lots");
         }
         Command::Config => unreachable!("handled before the configuration is loaded"),
     }

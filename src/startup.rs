@@ -58,7 +58,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
 
 /// Every job kind of this build, with the function that runs it.
 pub fn registry(ctx: &AppContext) -> Registry {
-    use crate::service::{card_changes, conversions, passes, passkit, promos, tiers, vouchers};
+    use crate::service::{card_changes, conversions, expiry, passes, passkit, promos, tiers, vouchers};
     let mut registry = Registry::default();
     let c = ctx.clone();
     registry.register(move |job: promos::GeneratePool, _| promos::run_generate_job(c.db.clone(), job));
@@ -82,7 +82,18 @@ pub fn registry(ctx: &AppContext) -> Registry {
     registry.register(move |job: tiers::check::TierCheck, _| tiers::check::run_check(c.db.clone(), job));
     let c = ctx.clone();
     registry.register(move |job: tiers::check::TierReevaluation, _| tiers::check::run_reevaluation(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: expiry::run::ExpiryCheck, _| expiry::run::run(c.clone(), job));
     registry
+}
+
+/// Queues the recurring sweeps. They start with the first worker of the cluster (`serve` with
+/// its worker, or `encarte worker`); their dedupe keys keep one queued however many start.
+pub async fn schedule_sweeps(db: &Db) -> anyhow::Result<()> {
+    crate::service::vouchers::expiry::schedule(db, chrono::Duration::zero()).await?;
+    crate::service::tiers::check::schedule(db, chrono::Duration::zero()).await?;
+    crate::service::expiry::run::schedule(db, chrono::Duration::zero()).await?;
+    Ok(())
 }
 
 /// The staff token key: configured, or generated once. On SQLite it lives in the data
@@ -147,6 +158,7 @@ pub async fn deps(config: &Config) -> anyhow::Result<AppContext> {
         templates: Arc::new(templates),
         link_key,
         mailer: Arc::new(mailer),
+        expiry_reminder_days: config.expiry_reminder_days,
     })
 }
 
@@ -237,10 +249,7 @@ impl Application {
         let handle = server.handle();
         let worker = config.worker.then(|| Worker::new(db.clone(), Arc::new(registry), worker_settings(&config)));
         if worker.is_some() {
-            // The recurring sweeps start with the first worker of the cluster; their dedupe keys
-            // keep one queued however many nodes start.
-            crate::service::vouchers::expiry::schedule(&db, chrono::Duration::zero()).await?;
-            crate::service::tiers::check::schedule(&db, chrono::Duration::zero()).await?;
+            schedule_sweeps(&db).await?;
         }
         tracing::info!(port, database = db.backend().name(), public_url = config.public_url(), "encarte listening");
         Ok(Application { port, handle, server, worker, deps })

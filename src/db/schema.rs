@@ -543,3 +543,38 @@ diesel::table! {
 
 diesel::joinable!(vouchers -> cards (card_id));
 diesel::allow_tables_to_appear_in_same_query!(vouchers, cards, rewards, conversions, conversion_cards);
+
+diesel::table! {
+    point_lots (id) {
+        id -> BigInt,
+        program_id -> Text,
+        card_id -> Text,
+        entry_id -> Nullable<BigInt>,
+        earned_at -> Timestamp,
+        points -> BigInt,
+        remaining -> BigInt,
+    }
+}
+
+diesel::table! {
+    expiry_rules (program_id) {
+        program_id -> Text,
+        rule -> Text,
+        since -> Date,
+        updated_at -> Timestamp,
+        run_day -> Nullable<Date>,
+        run_cursor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    expiry_reminders (card_id, ends_on) {
+        card_id -> Text,
+        ends_on -> Date,
+        program_id -> Text,
+        points -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(point_lots, cards);

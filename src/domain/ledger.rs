@@ -20,10 +20,12 @@ pub enum EntryKind {
     Reward,
     /// Points turned into vouchers by the programme's conversion (threshold or season).
     Conversion,
+    /// Points that reached the end of their validity (`PUT /program/expiry`).
+    Expire,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 10] = [
+    pub const ALL: [EntryKind; 11] = [
         EntryKind::Earn,
         EntryKind::Redeem,
         EntryKind::Reversal,
@@ -34,6 +36,7 @@ impl EntryKind {
         EntryKind::Promo,
         EntryKind::Reward,
         EntryKind::Conversion,
+        EntryKind::Expire,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl EntryKind {
             EntryKind::Promo => "promo",
             EntryKind::Reward => "reward",
             EntryKind::Conversion => "conversion",
+            EntryKind::Expire => "expire",
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod card;
 pub mod codes;
 pub mod earning;
 pub mod email;
+pub mod expiry;
 pub mod identity;
 pub mod ledger;
 pub mod link_key;

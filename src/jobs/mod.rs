@@ -116,6 +116,24 @@ where
     }
 }
 
+/// [`chunks_for_a_while`] over each programme in turn, one budget for all (a recurring sweep of
+/// every programme): false when the budget ran out before the last programme was finished.
+pub async fn programs_for_a_while<F, Fut>(programs: &[String], mut chunk: F) -> anyhow::Result<bool>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<bool>>,
+{
+    let started = std::time::Instant::now();
+    for program_id in programs {
+        while !chunk(program_id.clone()).await? {
+            if started.elapsed() >= BATCH_BUDGET {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// What the worker knows of the job it runs, beside its payload.
 #[derive(Debug, Clone)]
 pub struct JobMeta {

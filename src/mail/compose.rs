@@ -81,6 +81,11 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
             subject_args.push(("tier", new_tier.clone()));
             json!({"tier": {"old": old_tier, "new": new_tier, "perks": perks}})
         }
+        Mail::PointsExpiring { points, expires_on, .. } => {
+            subject_args.push(("count", points.to_string()));
+            subject_args.push(("date", date(*expires_on, to.lang)));
+            json!({"expiring": {"points": points, "date": date(*expires_on, to.lang)}})
+        }
     };
     if let Value::Object(extra) = extra {
         ctx.extend(extra);
@@ -211,7 +216,8 @@ async fn recipient(deps: &AppContext, mail: Mail) -> anyhow::Result<Result<Recip
                 Mail::Welcome { customer_id, .. }
                 | Mail::MagicLink { customer_id, .. }
                 | Mail::VoucherIssued { customer_id, .. }
-                | Mail::TierChanged { customer_id, .. } => {
+                | Mail::TierChanged { customer_id, .. }
+                | Mail::PointsExpiring { customer_id, .. } => {
                     let customer = repo::customers::find(c, &program_id, customer_id).optional()?;
                     let card = match &customer {
                         Some(_) => repo::cards::find_by_customer(c, &program_id, customer_id).optional()?,

@@ -86,6 +86,17 @@ fn samples(key: &LinkKey) -> Vec<(Mail, [&'static str; 2], [&'static str; 2], St
             card.clone(),
         ),
         (
+            Mail::PointsExpiring {
+                program_id: program_id.clone(),
+                customer_id: customer_id.clone(),
+                points: 120,
+                expires_on: chrono::NaiveDate::from_ymd_opt(2027, 3, 31).unwrap(),
+            },
+            ["120 points expire on 31 March 2027", "120 points expirent le 31 mars 2027"],
+            ["120 points on your Café Lumière card expire", "120 points de votre carte Café Lumière expirent"],
+            card.clone(),
+        ),
+        (
             Mail::TierChanged {
                 program_id,
                 customer_id,

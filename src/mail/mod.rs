@@ -51,6 +51,8 @@ pub enum Mail {
         #[serde(default)]
         perks: Option<String>,
     },
+    /// Points of the customer's card reach the end of their validity on `expires_on` (a local day).
+    PointsExpiring { program_id: String, customer_id: String, points: i64, expires_on: chrono::NaiveDate },
 }
 
 /// Which side of a referral a reward went to; the texts differ.
@@ -77,7 +79,8 @@ impl Mail {
             | Mail::MagicLink { program_id, .. }
             | Mail::ReferralRewarded { program_id, .. }
             | Mail::VoucherIssued { program_id, .. }
-            | Mail::TierChanged { program_id, .. } => program_id,
+            | Mail::TierChanged { program_id, .. }
+            | Mail::PointsExpiring { program_id, .. } => program_id,
         }
     }
 
@@ -89,6 +92,7 @@ impl Mail {
             Mail::ReferralRewarded { .. } => "referral_rewarded",
             Mail::VoucherIssued { .. } => "voucher_issued",
             Mail::TierChanged { .. } => "tier_changed",
+            Mail::PointsExpiring { .. } => "points_expiring",
         }
     }
 
@@ -101,7 +105,8 @@ impl Mail {
             | Mail::MagicLink { .. }
             | Mail::ReferralRewarded { .. }
             | Mail::VoucherIssued { .. }
-            | Mail::TierChanged { .. } => false,
+            | Mail::TierChanged { .. }
+            | Mail::PointsExpiring { .. } => false,
         }
     }
 }

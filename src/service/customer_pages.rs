@@ -196,6 +196,14 @@ pub struct TierLine {
     pub remaining: Vec<Remaining>,
 }
 
+/// "120 points expire on 31/03/2027".
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpiryLine {
+    pub points: i64,
+    /// The last day, written for the visitor's language.
+    pub date: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Remaining {
     /// Catalog key of the line (`card.tier_next.spend_cents`...).
@@ -210,6 +218,8 @@ pub struct Remaining {
 pub struct CardView {
     pub program: ProgramView,
     pub tier: Option<TierLine>,
+    /// The next points to expire, if any.
+    pub expiry: Option<ExpiryLine>,
     pub first_name: String,
     pub number: String,
     pub balance: i64,
@@ -285,6 +295,9 @@ pub async fn card(db: &Db, link_token: String, lang: Locale, session: Option<Str
         view.vouchers = voucher_views(c, &program, &card, lang, format)?;
         view.rewards = reward_views(c, &program, &card, lang)?;
         view.tier = tier_line(c, &program, &card, lang)?;
+        view.expiry = super::expiry::schedule::of_card(c, &program, &card)?
+            .first()
+            .map(|next| ExpiryLine { points: next.points, date: next.expires_on.format(format).to_string() });
         Ok(view)
     })
     .await
@@ -302,6 +315,7 @@ fn view(program: &Program, first_name: &str, card: &Card, entries: Vec<EntryView
         link_token: card.link_token.clone(),
         entries,
         tier: None,
+        expiry: None,
         customer_locale: locale,
         manage: false,
         vouchers: Vec::new(),

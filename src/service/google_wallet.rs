@@ -30,7 +30,7 @@ struct Snapshot {
     class: Value,
     class_fingerprint: String,
     object: Value,
-    vouchers: Option<objects::TextModule>,
+    modules: Vec<objects::TextModule>,
     tier: Option<objects::TierLine>,
     synced: Option<GoogleObject>,
 }
@@ -74,9 +74,21 @@ fn snapshot(
     }
     // Google has no localisation keys: the module is written in the holder's language.
     let locale = crate::domain::text::Locale::from_db(&customer.locale);
-    let vouchers = super::vouchers::shown::on_pass(conn, &program, &card.id, locale, repo::now())?.map(|s| {
-        objects::TextModule { header: format!("{}{}{}", s.label, colon(locale), s.summary), body: s.lines.join("\n") }
+    let vouchers =
+        super::vouchers::shown::on_pass(conn, &program, &card.id, locale, repo::now())?.map(|s| objects::TextModule {
+            id: "vouchers",
+            header: format!("{}{}{}", s.label, colon(locale), s.summary),
+            body: s.lines.join("\n"),
+        });
+    let expiry = super::expiry::schedule::of_card(conn, &program, &card)?.first().map(|next| objects::TextModule {
+        id: "expiry",
+        header: match locale {
+            crate::domain::text::Locale::Fr => "Expiration des points".to_owned(),
+            crate::domain::text::Locale::En => "Points expiry".to_owned(),
+        },
+        body: super::expiry::schedule::next_line(next, locale),
     });
+    let modules: Vec<objects::TextModule> = vouchers.into_iter().chain(expiry).collect();
     let tier = super::tiers::standing::name_now(conn, &program, &card)?.map(|name| objects::TierLine {
         label: match locale {
             crate::domain::text::Locale::Fr => "Niveau".to_owned(),
@@ -95,11 +107,11 @@ fn snapshot(
         barcode: &card.barcode,
         active: card.status == CardStatus::Active,
         links,
-        vouchers: vouchers.clone(),
+        modules: modules.clone(),
         tier: tier.clone(),
     });
     let synced = repo::google::find_object(conn, &card.id)?;
-    Ok(Snapshot { card, class, class_fingerprint, object, vouchers, tier, synced })
+    Ok(Snapshot { card, class, class_fingerprint, object, modules, tier, synced })
 }
 
 /// French puts a (non-breaking) space before a colon.
@@ -239,7 +251,7 @@ pub async fn sync(
     let patch = objects::balance_patch(
         s.card.balance,
         s.card.status == CardStatus::Active,
-        s.vouchers.as_ref(),
+        &s.modules,
         s.tier.as_ref(),
         notify,
     );

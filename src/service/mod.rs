@@ -8,6 +8,7 @@ pub mod conversions;
 pub mod customer_auth;
 pub mod customer_pages;
 pub mod customers;
+pub mod expiry;
 pub mod google_wallet;
 pub mod idempotency;
 pub mod passes;

@@ -121,6 +121,9 @@ fn input(
         balance: card.balance,
         member_first_name: Some(customer.first_name),
         tier: crate::service::tiers::standing::name_now(conn, program, card)?,
+        expiry: crate::service::expiry::schedule::of_card(conn, program, card)?
+            .first()
+            .map(|next| crate::service::expiry::schedule::next_line(next, Locale::from_db(&customer.locale))),
         referral_link: card.live_referral_code().map(|code| format!("{public_url}/r/{code}")),
         recent,
         vouchers_summary,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Actor;
 use super::card_changes;
 use super::cards::card_not_found;
+use super::expiry::lots;
 use super::idempotency::{self, Idempotent, Stored};
 use crate::db::repo::cards::{self as card_repo, Card};
 use crate::db::repo::ledger::{Entry, NewEntry};
@@ -37,6 +38,9 @@ pub struct Posting<'a> {
     pub purchase_id: Option<&'a str>,
     pub staff_id: Option<&'a str>,
     pub reason: Option<&'a str>,
+    /// When a credit was earned, if not now (a sale an offline till uploads late): its lot's
+    /// validity counts from then.
+    pub earned_at: Option<chrono::NaiveDateTime>,
 }
 
 /// The statuses a posting may land on. A closed card takes no new points whatever the guard (its
@@ -93,6 +97,21 @@ pub fn post_many(conn: &mut DbConn, postings: &[Posting<'_>], guard: Guard) -> A
         .collect();
     let mut written: HashMap<String, Entry> =
         repo::ledger::append_many(conn, &entries)?.into_iter().map(|e| (e.card_id.clone(), e)).collect();
+    let moves: Vec<lots::Move<'_>> = postings
+        .iter()
+        .filter_map(|p| {
+            let (card, entry) = (moved.get(p.card_id)?, written.get(p.card_id)?);
+            Some(lots::Move {
+                program_id: p.program_id,
+                card_id: p.card_id,
+                before: card.balance - p.delta,
+                after: card.balance,
+                entry_id: entry.id,
+                earned_at: p.earned_at.unwrap_or(now),
+            })
+        })
+        .collect();
+    lots::follow(conn, &moves)?;
     let changed: Vec<Card> = postings.iter().filter_map(|p| moved.get(p.card_id).cloned()).collect();
     card_changes::cards_changed(conn, &changed)?;
     Ok(postings.iter().map(|p| Some((moved.remove(p.card_id)?, written.remove(p.card_id)?))).collect())
@@ -146,6 +165,7 @@ pub async fn redeem(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, i
                 purchase_id: None,
                 staff_id: Some(&actor.staff_id),
                 reason: Some(input.reason.as_str()),
+                earned_at: None,
             };
             let guard = Guard { only_active: true, no_overdraft: true };
             match post(conn, &posting, guard)? {
@@ -188,6 +208,7 @@ pub async fn adjust(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, i
                 purchase_id: None,
                 staff_id: Some(&actor.staff_id),
                 reason: Some(input.reason.as_str()),
+                earned_at: None,
             };
             let guard = Guard { only_active: false, no_overdraft: true };
             let Some((card, entry)) = post(conn, &posting, guard)? else {

@@ -338,6 +338,7 @@ pub async fn redeem(db: &Db, actor: &Actor, attempt: &Attempt, idem: Idempotent,
                         purchase_id: None,
                         staff_id: Some(&actor.staff_id),
                         reason: Some(&offer.campaign.name),
+                        earned_at: None,
                     };
                     let (after, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
                         .ok_or_else(|| card_blocked(&card))?;

@@ -236,6 +236,7 @@ pub async fn record(
                     purchase_id: Some(&purchase.id),
                     staff_id: Some(&actor.staff_id),
                     reason: None,
+                    earned_at: Some(occurred_at),
                 };
                 // The card may have been blocked since we read it: the guard re-checks at write time.
                 let (after, _) = post(conn, &posting, Guard { only_active: true, no_overdraft: false })?
@@ -363,6 +364,7 @@ pub async fn return_goods(
                     purchase_id: Some(&purchase.id),
                     staff_id: Some(&actor.staff_id),
                     reason: None,
+                    earned_at: None,
                 };
                 let (card, entry) = post(conn, &posting, Guard { only_active: false, no_overdraft: false })?
                     .ok_or_else(card_not_found)?;

@@ -73,6 +73,7 @@ pub async fn reverse_redemption(
                 purchase_id: None,
                 staff_id: Some(&actor.staff_id),
                 reason: input.reason.as_ref().map(Reason::as_str),
+                earned_at: None,
             };
             // Giving points back: allowed on a blocked card (not a closed one) and never an overdraft.
             let guard = Guard { only_active: false, no_overdraft: false };

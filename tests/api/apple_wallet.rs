@@ -61,6 +61,19 @@ pub fn pass_json(pkpass: &[u8]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The card's pass as staff download it, its `pass.json`.
+pub async fn staff_pass_json(app: &crate::helpers::TestApp, card_id: &str) -> Value {
+    let pkpass = app
+        .client
+        .get(app.url(&format!("/api/v1/cards/{card_id}/pass.pkpass")))
+        .bearer_auth(&app.staff.cashier)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pkpass.status(), reqwest::StatusCode::OK);
+    pass_json(&pkpass.bytes().await.unwrap())
+}
+
 pub fn registration(device: &str, serial: &str) -> String {
     format!("/wallet/apple/v1/devices/{device}/registrations/{PASS_TYPE}/{serial}")
 }

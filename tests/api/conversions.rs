@@ -113,6 +113,7 @@ async fn seed_cards(app: &TestApp, n: usize, balance: fn(usize) -> i64) -> Vec<S
                         purchase_id: None,
                         staff_id: None,
                         reason: Some("seed"),
+                        earned_at: None,
                     };
                     post(c, &posting, Guard { only_active: true, no_overdraft: false })?;
                 }

@@ -429,10 +429,13 @@ impl TestApp {
         )
     }
 
-    /// Invariant 1: every card's balance equals the sum of its ledger.
+    /// Invariant 1: every card's balance equals the sum of its ledger, and its open lots what
+    /// the balance holds above zero (`balance == SUM(open lots) - debt`).
     pub async fn assert_ledger_consistent(&self) {
         let bad = self.db.read(|c| Ok(encarte::db::repo::ledger::mismatched_balances(c)?)).await.expect("audit");
         assert!(bad.is_empty(), "balance != SUM(ledger) for {bad:?}");
+        let bad = self.db.read(|c| Ok(encarte::db::repo::lots::mismatched(c)?)).await.expect("audit");
+        assert!(bad.is_empty(), "MAX(balance, 0) != SUM(open lots) for (card, balance, lots) {bad:?}");
     }
 
     /// Raw SQL count, for assertions on what was (not) written.

@@ -93,6 +93,7 @@ fn diesel_type(database_type: &str) -> Option<&'static str> {
         "boolean" => "Bool",
         // SQLite reports the declared type, PostgreSQL its canonical name.
         "timestamp" | "timestamp without time zone" => "Timestamp",
+        "date" => "Date",
         "blob" | "bytea" => "Binary",
         _ => return None,
     })

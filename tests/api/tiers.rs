@@ -176,15 +176,7 @@ async fn mexx_spend_over_a_rolling_year_moves_a_card_up_and_the_higher_tier_earn
         (json!("soie"), json!("Soie"), json!(200), json!([])),
         "{read}"
     );
-    let pkpass = app
-        .client
-        .get(app.url(&format!("/api/v1/cards/{id}/pass.pkpass")))
-        .bearer_auth(&app.staff.cashier)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pkpass.status(), StatusCode::OK);
-    let pass = crate::apple_wallet::pass_json(&pkpass.bytes().await.unwrap());
+    let pass = crate::apple_wallet::staff_pass_json(&app, id).await;
     let secondary = pass["storeCard"]["secondaryFields"].as_array().unwrap();
     let field = secondary.iter().find(|f| f["key"] == "tier").expect("a tier field on the pass");
     assert_eq!((&field["value"], &field["label"]), (&json!("Soie"), &json!("encarte.tier.label")));

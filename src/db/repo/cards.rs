@@ -272,3 +272,48 @@ pub fn count_active_cards(conn: &mut DbConn, program_id: &str) -> QueryResult<i6
         .count()
         .get_result(conn)
 }
+
+/// The programme's cards holding points, `limit` in id order after `after`.
+pub fn with_points_after(conn: &mut DbConn, program_id: &str, after: &str, limit: i64) -> QueryResult<Vec<String>> {
+    cards::table
+        .filter(cards::program_id.eq(program_id))
+        .filter(cards::id.gt(after))
+        .filter(cards::balance.gt(0))
+        .select(cards::id)
+        .order(cards::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// [`lock`] for many cards, in one statement per [`super::IDS_PER_STATEMENT`].
+pub fn lock_many(conn: &mut DbConn, program_id: &str, card_ids: &[String]) -> QueryResult<Vec<Card>> {
+    let mut locked = Vec::with_capacity(card_ids.len());
+    for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
+        locked.extend(
+            diesel::update(cards::table)
+                .filter(cards::program_id.eq(program_id))
+                .filter(cards::id.eq_any(ids))
+                .set(cards::balance.eq(cards::balance))
+                .get_results::<Card>(conn)?,
+        );
+    }
+    Ok(locked)
+}
+
+/// Cards whose balance is not what `expected` makes of a per-card sum (absent: 0), for the
+/// invariant checks: (card, balance, sum).
+pub fn mismatches(
+    conn: &mut DbConn,
+    sums: Vec<(String, Option<i64>)>,
+    expected: impl Fn(i64) -> i64,
+) -> QueryResult<Vec<(String, i64, i64)>> {
+    let sums: std::collections::HashMap<String, i64> = sums.into_iter().map(|(id, s)| (id, s.unwrap_or(0))).collect();
+    let balances: Vec<(String, i64)> = cards::table.select((cards::id, cards::balance)).load(conn)?;
+    Ok(balances
+        .into_iter()
+        .filter_map(|(id, balance)| {
+            let sum = sums.get(&id).copied().unwrap_or(0);
+            (sum != expected(balance)).then_some((id, balance, sum))
+        })
+        .collect())
+}

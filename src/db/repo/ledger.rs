@@ -84,7 +84,6 @@ pub fn page(
 
 /// Cards whose cached balance differs from the sum of their ledger: must always be empty.
 pub fn mismatched_balances(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, i64)>> {
-    use crate::db::schema::cards;
     let sums: Vec<(String, Option<i64>)> = ledger_entries::table
         .group_by(ledger_entries::card_id)
         // SUM(BIGINT) is NUMERIC on PostgreSQL: cast back so both backends give an i64.
@@ -93,13 +92,5 @@ pub fn mismatched_balances(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, i
             diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>("CAST(SUM(delta) AS BIGINT)"),
         ))
         .load::<(String, Option<i64>)>(conn)?;
-    let sums: std::collections::HashMap<String, i64> = sums.into_iter().map(|(id, s)| (id, s.unwrap_or(0))).collect();
-    let balances: Vec<(String, i64)> = cards::table.select((cards::id, cards::balance)).load(conn)?;
-    Ok(balances
-        .into_iter()
-        .filter_map(|(id, balance)| {
-            let sum = sums.get(&id).copied().unwrap_or(0);
-            (sum != balance).then_some((id, balance, sum))
-        })
-        .collect())
+    super::cards::mismatches(conn, sums, |balance| balance)
 }

@@ -29,6 +29,22 @@ impl Program {
         self.time_zone.parse().unwrap_or(chrono_tz::UTC)
     }
 
+    /// The programme's local day at `at` (UTC).
+    pub fn local_day(&self, at: NaiveDateTime) -> chrono::NaiveDate {
+        use chrono::TimeZone as _;
+        self.tz().from_utc_datetime(&at).date_naive()
+    }
+
+    /// When the programme's local `day` starts, in UTC (the first hour that exists, on a day that
+    /// skips midnight for summer time).
+    pub fn day_start(&self, day: chrono::NaiveDate) -> NaiveDateTime {
+        use chrono::TimeZone as _;
+        let tz = self.tz();
+        (0..3)
+            .find_map(|h| tz.from_local_datetime(&day.and_hms_opt(h, 0, 0)?).earliest())
+            .map_or_else(|| day.and_time(chrono::NaiveTime::MIN), |t| t.naive_utc())
+    }
+
     pub fn earning_rule(&self) -> EarningRule {
         EarningRule { points: self.earn_points, per_cents: self.earn_per_cents, min_cents: self.earn_min_cents }
     }

@@ -76,3 +76,17 @@ pub fn of_card(conn: &mut DbConn, program_id: &str, card_id: &str) -> QueryResul
         .select(Purchase::as_select())
         .load(conn)
 }
+
+/// When each of these cards last bought (its latest `occurred_at`); cards that never did are absent.
+pub fn last_occurred(conn: &mut DbConn, card_ids: &[&str]) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+    let mut last = Vec::with_capacity(card_ids.len());
+    for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
+        let rows: Vec<(String, Option<NaiveDateTime>)> = purchases::table
+            .filter(purchases::card_id.eq_any(ids))
+            .group_by(purchases::card_id)
+            .select((purchases::card_id, diesel::dsl::max(purchases::occurred_at)))
+            .load(conn)?;
+        last.extend(rows.into_iter().filter_map(|(id, at)| Some((id, at?))));
+    }
+    Ok(last)
+}

@@ -2,6 +2,7 @@ pub mod auth;
 pub mod cards;
 pub mod conversions;
 pub mod customers;
+pub mod expiry;
 pub mod ledger;
 pub mod passes;
 pub mod promos;

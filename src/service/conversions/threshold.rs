@@ -86,6 +86,7 @@ pub fn convert_many(
                 purchase_id: None,
                 staff_id,
                 reason: None,
+                earned_at: None,
             };
             (at, posting)
         })

@@ -78,6 +78,7 @@ pub fn on_purchase(
             purchase_id: Some(&purchase.id),
             staff_id: None,
             reason: Some(beneficiary),
+            earned_at: None,
         };
         // Both cards are active and locked by now: a refusal here is a bug, never a silent reward.
         let guard = Guard { only_active: true, no_overdraft: false };
@@ -126,6 +127,7 @@ pub fn on_return(conn: &mut DbConn, program: &Program, purchase: &Purchase) -> A
             purchase_id: Some(&purchase.id),
             staff_id: None,
             reason: Some(&beneficiary),
+            earned_at: None,
         };
         post(conn, &posting, Guard { only_active: false, no_overdraft: false })?;
     }

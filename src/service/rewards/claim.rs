@@ -71,6 +71,7 @@ pub fn claim_in(
         purchase_id: None,
         staff_id,
         reason: Some(&reward.name),
+        earned_at: None,
     };
     let guard = Guard { only_active: true, no_overdraft: true };
     let Some((after, entry)) = post(conn, &posting, guard)? else {

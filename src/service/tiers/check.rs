@@ -3,7 +3,7 @@
 //! re-evaluation after the rules changed, which moves every card where the new rules put it
 //! (up at once, down only after `keep_months`).
 
-use chrono::{Months, NaiveDateTime, TimeZone as _};
+use chrono::{Months, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::rules;
@@ -13,7 +13,7 @@ use crate::db::{Db, DbConn, repo};
 use crate::domain::status::{CardStatus, ReevaluationState};
 use crate::dto::time;
 use crate::error::{AppError, AppResult};
-use crate::jobs::{Job, chunks_for_a_while};
+use crate::jobs::{Job, chunks_for_a_while, programs_for_a_while};
 use crate::service::Actor;
 
 /// Cards per transaction.
@@ -37,17 +37,11 @@ impl Job for TierCheck {
     }
 }
 
-/// Midnight of `now`'s local day in `tz`, in UTC.
-fn day_start(now: NaiveDateTime, tz: chrono_tz::Tz) -> NaiveDateTime {
-    let day = tz.from_utc_datetime(&now).date_naive();
-    tz.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).earliest().map_or(now, |t| t.naive_utc())
-}
-
 /// Checks the next chunk of the programme's cards due today; how many it looked at.
 pub fn check_chunk(conn: &mut DbConn, program_id: &str, now: NaiveDateTime) -> AppResult<usize> {
     let program = repo::programs::find(conn, program_id)?;
     let tiers = rules::of_program(conn, program_id)?;
-    let today = day_start(now, program.tz());
+    let today = program.day_start(program.local_day(now));
     let mut due = Vec::new();
     for tier in tiers.list().iter().skip(1) {
         let left = CHUNK - i64::try_from(due.len()).unwrap_or(CHUNK);
@@ -68,24 +62,19 @@ pub fn check_chunk(conn: &mut DbConn, program_id: &str, now: NaiveDateTime) -> A
     Ok(due.len())
 }
 
-/// The handler: every programme with tiers, chunk after chunk, then the next run.
+/// The handler: every programme with tiers, chunk after chunk, then the next run (sooner than
+/// an hour when the budget ran out).
 pub async fn run_check(db: Db, _job: TierCheck) -> anyhow::Result<()> {
     let programs = db.read(|c| Ok(repo::tiers::programs_with_rules(c)?)).await?;
-    for program_id in programs {
-        let finished = chunks_for_a_while(|| {
-            let (db, program_id) = (db.clone(), program_id.clone());
-            async move {
-                let n = db.write(move |c| check_chunk(c, &program_id, repo::now())).await?;
-                Ok(n < usize::try_from(CHUNK).unwrap_or(usize::MAX))
-            }
-        })
-        .await?;
-        if !finished {
-            // The rest waits for the next run, sooner than an hour.
-            return Ok(schedule(&db, chrono::Duration::zero()).await?);
+    let finished = programs_for_a_while(&programs, |program_id| {
+        let db = db.clone();
+        async move {
+            let n = db.write(move |c| check_chunk(c, &program_id, repo::now())).await?;
+            Ok(n < usize::try_from(CHUNK).unwrap_or(usize::MAX))
         }
-    }
-    Ok(schedule(&db, chrono::Duration::minutes(EVERY_MINUTES)).await?)
+    })
+    .await?;
+    Ok(schedule(&db, chrono::Duration::minutes(if finished { EVERY_MINUTES } else { 0 })).await?)
 }
 
 /// Queues the next check `after` from now (a no-op when one is already queued).

@@ -28,6 +28,9 @@ pub struct PassInput {
     pub member_first_name: Option<String>,
     /// The card's tier, named in the programme's language; `None` without tiers.
     pub tier: Option<String>,
+    /// The next points to expire, in the holder's language ("120 points expire on 31 Mar 2027"), on
+    /// the back; `None` when none do.
+    pub expiry: Option<String>,
     pub referral_link: Option<String>,
     /// The last transactions, newest first, one line each (on the back of the pass).
     pub recent: Vec<String>,
@@ -151,6 +154,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (VOUCHERS_LABEL, "Vouchers", "Bons d'achat"),
     (VOUCHERS_CHANGED, "Vouchers: %@", "Bons d'achat : %@"),
     (VOUCHERS_LIST_LABEL, "Your vouchers", "Vos bons d'achat"),
+    (EXPIRY_LABEL, "Points expiry", "Expiration des points"),
     (TERMS_LABEL, "Terms and conditions", "Conditions générales"),
     (CONTACT_LABEL, "Contact", "Contact"),
 ];
@@ -165,6 +169,7 @@ const RECENT_LABEL: &str = "encarte.recent.label";
 const VOUCHERS_LABEL: &str = "encarte.vouchers.label";
 const VOUCHERS_CHANGED: &str = "encarte.vouchers.changed";
 const VOUCHERS_LIST_LABEL: &str = "encarte.vouchers_list.label";
+const EXPIRY_LABEL: &str = "encarte.expiry.label";
 const TERMS_LABEL: &str = "encarte.terms.label";
 const TERMS_TEXT: &str = "encarte.terms.text";
 const CONTACT_LABEL: &str = "encarte.contact.label";
@@ -219,6 +224,9 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
         })
         .collect();
     let mut back = vec![Field::text("number", NUMBER_LABEL, input.display_number.clone())];
+    if let Some(expiry) = input.expiry.as_ref().filter(|e| !e.is_empty()) {
+        back.push(Field::text("expiry", EXPIRY_LABEL, expiry.clone()));
+    }
     if let Some(link) = input.referral_link.as_ref().filter(|l| !l.is_empty()) {
         back.push(Field {
             data_detector_types: vec!["PKDataDetectorTypeLink"],

@@ -59,6 +59,7 @@ fn sample_input() -> PassInput {
         balance: 1250,
         member_first_name: Some("Zoé".into()),
         tier: Some("Velours".into()),
+        expiry: Some("120 points expire on 31 Mar 2027".into()),
         referral_link: Some("https://example.com/r/ZOE42".into()),
         recent: vec!["2026-11-30  +12".into(), "2026-11-29  -50".into()],
         vouchers_summary: Some("1 · expire le 31/05".into()),
@@ -203,7 +204,19 @@ fn pass_json_has_the_store_card_fields() {
             .collect();
     assert_eq!(
         keys,
-        ["balance", "member", "tier", "vouchers", "number", "referral", "vouchers_list", "recent", "terms", "contact"]
+        [
+            "balance",
+            "member",
+            "tier",
+            "vouchers",
+            "number",
+            "expiry",
+            "referral",
+            "vouchers_list",
+            "recent",
+            "terms",
+            "contact"
+        ]
     );
     let tier = &card.secondary_fields[1];
     assert_eq!(

@@ -78,8 +78,8 @@ pub struct ObjectInput<'a> {
     pub active: bool,
     /// (description, https URL): the card page, the referral link.
     pub links: Vec<(&'a str, String)>,
-    /// The usable vouchers, as a text module; `None` without any.
-    pub vouchers: Option<TextModule>,
+    /// Text modules: the usable vouchers, the next points to expire (each only when there is one).
+    pub modules: Vec<TextModule>,
     /// The card's tier, as the object's secondary points (a loyalty object has no tier field of
     /// its own: `rewardsTier` is the class's); `None` without tiers.
     pub tier: Option<TierLine>,
@@ -99,14 +99,16 @@ fn tier_points(t: &TierLine) -> Value {
 /// A text module of the object: a header line and a body of lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextModule {
+    /// `vouchers`, `expiry`: stable, so that Google replaces a module rather than adding one.
+    pub id: &'static str,
     pub header: String,
     pub body: String,
 }
 
-/// `textModulesData` as the object and its patches carry it: the list is replaced whole, so an
-/// empty one takes the vouchers module away once the last voucher is used.
-fn text_modules(vouchers: Option<&TextModule>) -> Value {
-    Value::Array(vouchers.iter().map(|m| json!({"id": "vouchers", "header": m.header, "body": m.body})).collect())
+/// `textModulesData` as the object and its patches carry it: the list is replaced whole, so a
+/// module left out goes away (the vouchers once the last one is used).
+fn text_modules(modules: &[TextModule]) -> Value {
+    Value::Array(modules.iter().map(|m| json!({"id": m.id, "header": m.header, "body": m.body})).collect())
 }
 
 pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
@@ -128,8 +130,8 @@ pub fn loyalty_object(o: &ObjectInput<'_>) -> Value {
     if !uris.is_empty() {
         object["linksModuleData"] = json!({"uris": uris});
     }
-    if o.vouchers.is_some() {
-        object["textModulesData"] = text_modules(o.vouchers.as_ref());
+    if !o.modules.is_empty() {
+        object["textModulesData"] = text_modules(&o.modules);
     }
     if let Some(tier) = &o.tier {
         object["secondaryLoyaltyPoints"] = tier_points(tier);
@@ -153,14 +155,14 @@ fn points(balance: i64) -> Value {
 pub fn balance_patch(
     balance: i64,
     active: bool,
-    vouchers: Option<&TextModule>,
+    modules: &[TextModule],
     tier: Option<&TierLine>,
     notify: bool,
 ) -> Value {
     let mut body = json!({
         "loyaltyPoints": points(balance),
         "state": if active { "ACTIVE" } else { "INACTIVE" },
-        "textModulesData": text_modules(vouchers),
+        "textModulesData": text_modules(modules),
     });
     if let Some(tier) = tier {
         body["secondaryLoyaltyPoints"] = tier_points(tier);
@@ -187,7 +189,7 @@ mod tests {
             barcode: "0123456789ABCDEFGHJKMNPQRS",
             active: true,
             links: vec![("My card", "https://shop.example/c/tok".into())],
-            vouchers: None,
+            modules: Vec::new(),
             tier: None,
         }
     }
@@ -213,24 +215,27 @@ mod tests {
     #[test]
     fn balance_patches_are_exact() {
         assert_eq!(
-            balance_patch(42, true, None, None, true),
+            balance_patch(42, true, &[], None, true),
             json!({"loyaltyPoints": {"label": "Points", "balance": {"int": 42}}, "state": "ACTIVE",
                    "textModulesData": [], "notifyPreference": "NOTIFY_ON_UPDATE"})
         );
         assert_eq!(
-            balance_patch(3_000_000_000, false, None, None, false)["loyaltyPoints"]["balance"],
+            balance_patch(3_000_000_000, false, &[], None, false)["loyaltyPoints"]["balance"],
             json!({"string": "3000000000"})
         );
-        assert!(balance_patch(1, true, None, None, false).get("notifyPreference").is_none());
-        let module =
-            TextModule { header: "Vouchers: 1 · ends 31 May".into(), body: "€5.00 · K7MX-2QE9-AB4".into() };
+        assert!(balance_patch(1, true, &[], None, false).get("notifyPreference").is_none());
+        let module = TextModule {
+            id: "vouchers",
+            header: "Vouchers: 1 · ends 31 May".into(),
+            body: "€5.00 · K7MX-2QE9-AB4".into(),
+        };
         assert_eq!(
-            balance_patch(1, true, Some(&module), None, false)["textModulesData"],
+            balance_patch(1, true, std::slice::from_ref(&module), None, false)["textModulesData"],
             json!([{"id": "vouchers", "header": "Vouchers: 1 · ends 31 May", "body": "€5.00 · K7MX-2QE9-AB4"}])
         );
         let tier = TierLine { label: "Niveau".into(), name: "Soie".into() };
         assert_eq!(
-            balance_patch(1, true, None, Some(&tier), false)["secondaryLoyaltyPoints"],
+            balance_patch(1, true, &[], Some(&tier), false)["secondaryLoyaltyPoints"],
             json!({"label": "Niveau", "balance": {"string": "Soie"}})
         );
         let o = loyalty_object(&ObjectInput { tier: Some(tier), ..object_input() });
