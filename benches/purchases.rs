@@ -6,8 +6,9 @@
 //! `BENCH_REQUESTS` (default 4000) and `BENCH_CONCURRENCY` (default 16) tune the measured phase.
 //! Each backend runs the phase three times on one server: plain purchases; purchases that each use
 //! one voucher of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the
-//! till; then plain purchases again with Mexx's three tiers on (thresholds ×1000, so that no card
-//! changes tier and the balances stay checkable), for the cost of evaluating tiers on every sale.
+//! till; then plain purchases again with Mexx's three tiers (thresholds ×1000, so that no card
+//! changes tier and the balances stay checkable) and Mexx's points expiry on (12 months after
+//! earning, end of month), for the cost of evaluating tiers and dating lots on every sale.
 
 // Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
 #![allow(clippy::unwrap_used, clippy::as_conversions)]
@@ -42,14 +43,7 @@ const FAILURES_SHOWN: usize = 5;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("benchmark failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run().await)
 }
 
 async fn run() -> anyhow::Result<bool> {
@@ -183,7 +177,7 @@ impl Kind {
         match self {
             Kind::Plain => "plain",
             Kind::Voucher => "voucher",
-            Kind::Tiers => "tiers",
+            Kind::Tiers => "tiers+expiry",
         }
     }
 }
@@ -269,8 +263,8 @@ async fn bench_backend(
     Ok(reports)
 }
 
-/// Mexx's tiers (Lin / Velours / Soie earning double) with thresholds a thousand times higher:
-/// every purchase evaluates them, none moves a card.
+/// Mexx's tiers (Lin / Velours / Soie earning double) with thresholds a thousand times higher
+/// (every purchase evaluates them, none moves a card), and its points expiry.
 async fn tiers_on(client: &reqwest::Client, base: &str, manager: &str) -> anyhow::Result<()> {
     let spend = |key: &str, cents: i64| json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}});
     let mut soie = spend("soie", 60_000_000);
@@ -279,6 +273,11 @@ async fn tiers_on(client: &reqwest::Client, base: &str, manager: &str) -> anyhow
     let response = client.put(format!("{base}/api/v1/program/tiers")).bearer_auth(manager).json(&tiers).send().await?;
     let status = response.status();
     ensure!(status == StatusCode::OK, "setting the tiers answered {status}: {}", response.text().await?);
+    let expiry = json!({"mode": "after_earning", "months": 12, "round": "end_of_month"});
+    let response =
+        client.put(format!("{base}/api/v1/program/expiry")).bearer_auth(manager).json(&expiry).send().await?;
+    let status = response.status();
+    ensure!(status == StatusCode::OK, "setting the expiry answered {status}: {}", response.text().await?);
     Ok(())
 }
 

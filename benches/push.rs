@@ -52,13 +52,7 @@ const CARDS: usize = 80;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("benchmark failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run().await.map(|()| true))
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -183,6 +183,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("program {} created (id {})", created.program.slug, created.program.id);
             if let Some(applied) = applied {
                 println!("tiers: {}", applied.tiers.join(" → "));
+                println!("points expiry: {}", serde_json::to_string(&applied.expiry)?);
                 if let Some(b) = &applied.blocks {
                     println!(
                         "season conversion: from {} points, every {} points become a voucher of {} cents, valid {} days",

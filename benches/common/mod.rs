@@ -2,11 +2,42 @@
 
 #![allow(dead_code)]
 
+pub mod seed;
+
 use std::time::Duration;
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+
+/// The process status for a bench's outcome: `Ok(false)` is a goal missed, an error is printed.
+pub fn exit_code(outcome: anyhow::Result<bool>) -> std::process::ExitCode {
+    match outcome {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("benchmark failed: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `bench` on a fresh SQLite file, then, when `ENCARTE_BENCH_DATABASE_URL` is set, on a throwaway
+/// PostgreSQL schema: one report per backend, in that order.
+pub async fn on_each_backend<R, Fut>(mut bench: impl FnMut(&'static str, String) -> Fut) -> anyhow::Result<Vec<R>>
+where
+    Fut: std::future::Future<Output = anyhow::Result<R>>,
+{
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut reports = vec![bench("sqlite", format!("sqlite://{}/bench.db", dir.path().display())).await?];
+    if let Ok(base) = std::env::var("ENCARTE_BENCH_DATABASE_URL") {
+        let schema = PgSchema::create(&base)?;
+        reports.push(bench("postgres", schema.app_url()).await?);
+    } else {
+        eprintln!("ENCARTE_BENCH_DATABASE_URL not set: PostgreSQL skipped");
+    }
+    Ok(reports)
+}
 
 pub fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
     match std::env::var(name) {
@@ -40,6 +71,10 @@ impl PgSchema {
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
+        if std::env::var_os("BENCH_KEEP_SCHEMA").is_some() {
+            eprintln!("schema {} kept (BENCH_KEEP_SCHEMA)", self.name);
+            return;
+        }
         let dropped = PgConnection::establish(&self.base_url)
             .map_err(anyhow::Error::from)
             .and_then(|mut c| Ok(c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name))?));

@@ -70,10 +70,11 @@ pub fn post_many(conn: &mut DbConn, postings: &[Posting<'_>], guard: Guard) -> A
         by_move.entry((p.program_id, p.delta)).or_default().push(p.card_id);
     }
     let mut moved: HashMap<String, Card> = HashMap::with_capacity(postings.len());
+    // The floor stops debits only: a credit to a card in debt always goes through.
+    let floor = |delta: i64| (guard.no_overdraft && delta < 0).then_some(0);
     for ((program_id, delta), card_ids) in by_move {
-        // The floor stops debits only: a credit to a card in debt always goes through.
-        let floor = (guard.no_overdraft && delta < 0).then_some(0);
-        for card in card_repo::move_balances(conn, program_id, &card_ids, delta, statuses(delta, guard), floor)? {
+        for card in card_repo::move_balances(conn, program_id, &card_ids, delta, statuses(delta, guard), floor(delta))?
+        {
             moved.insert(card.id.clone(), card);
         }
     }

@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::db::repo::conversions::Conversion;
 use crate::db::repo::programs::Program;
 use crate::db::{DbConn, repo};
+use crate::domain::expiry::{ExpiryRule, Round};
 use crate::domain::money::Cents;
 use crate::domain::points::Points;
 use crate::domain::status::ConversionMode;
@@ -18,10 +19,12 @@ use crate::service::conversions::season::{schedule_in, season_starts};
 pub enum Preset {
     /// Tiers Lin → Velours at 250 € spent in a rolling 12 months → Soie at 600 €, Soie earning 2
     /// points per euro; season conversion at each season's start (1 March, 1 September): from 500
-    /// points, every 500 become a 5 € voucher (1 cent per point), valid 90 days, remainder kept.
+    /// points, every 500 become a 5 € voucher (1 cent per point), valid 90 days, remainder kept;
+    /// points expire 12 months after they were earned, at the end of that month.
     Mexx,
     /// Tiers White → Black on 150 points or 4 visits in 12 months (entering Black gives a 10 %
-    /// voucher, valid 60 days) → Gold on 1,500 points in 12 months.
+    /// voucher, valid 60 days) → Gold on 1,500 points in 12 months; the balance expires after 18
+    /// months without a purchase (Sephora US).
     Sephora,
 }
 
@@ -43,6 +46,7 @@ impl Preset {
 /// What a preset set up, for the operator to read.
 pub struct Applied {
     pub tiers: Vec<String>,
+    pub expiry: ExpiryRule,
     pub blocks: Option<Blocks>,
     pub scheduled: Vec<Conversion>,
 }
@@ -67,7 +71,9 @@ pub fn apply(conn: &mut DbConn, program: &Program, preset: Preset) -> AppResult<
             let mut soie = spend("soie", "Soie", 60_000);
             soie["earn_multiplier_percent"] = json!(200);
             let tiers = json!([{"key": "lin", "name": "Lin"}, spend("velours", "Velours", 25_000), soie]);
-            Ok(Applied { tiers: set_tiers(conn, program, tiers)?, blocks: Some(blocks), scheduled })
+            let expiry = ExpiryRule::AfterEarning { months: 12, round: Round::EndOfMonth };
+            crate::service::expiry::rules::put_in(conn, program, expiry)?;
+            Ok(Applied { tiers: set_tiers(conn, program, tiers)?, expiry, blocks: Some(blocks), scheduled })
         }
         Preset::Sephora => {
             let tiers = json!([
@@ -78,7 +84,9 @@ pub fn apply(conn: &mut DbConn, program: &Program, preset: Preset) -> AppResult<
                 {"key": "gold", "name": "Gold", "name_fr": "Gold",
                  "qualify": {"any_of": [{"metric": "points_earned", "at_least": 1500}]}}
             ]);
-            Ok(Applied { tiers: set_tiers(conn, program, tiers)?, blocks: None, scheduled: Vec::new() })
+            let expiry = ExpiryRule::Inactivity { months: 18 };
+            crate::service::expiry::rules::put_in(conn, program, expiry)?;
+            Ok(Applied { tiers: set_tiers(conn, program, tiers)?, expiry, blocks: None, scheduled: Vec::new() })
         }
     }
 }

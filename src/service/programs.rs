@@ -23,6 +23,22 @@ pub struct NewProgram {
 }
 
 impl NewProgram {
+    /// The usual shop: French, in euros, in Paris, a point per euro from the first cent.
+    pub fn paris_shop(slug: &str, name: &str, location_name: &str, staff: Vec<(String, Role, String)>) -> NewProgram {
+        NewProgram {
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            currency: "EUR".into(),
+            locale: "fr".into(),
+            time_zone: "Europe/Paris".into(),
+            earn_points: 1,
+            earn_per_cents: 100,
+            earn_min_cents: 0,
+            location_name: location_name.to_owned(),
+            staff,
+        }
+    }
+
     /// Checks what an operator typed before anything is written.
     #[allow(clippy::too_many_arguments)]
     pub fn checked(
@@ -143,21 +159,7 @@ pub fn ensure_demo(conn: &mut DbConn, password: Option<&str>) -> AppResult<Optio
         ("cashier@demo.test".to_owned(), Role::Cashier, password.clone()),
     ];
     let emails = staff.iter().map(|(e, _, _)| e.clone()).collect();
-    let created = create(
-        conn,
-        NewProgram {
-            slug: "demo".into(),
-            name: "Demo Café".into(),
-            currency: "EUR".into(),
-            locale: "fr".into(),
-            time_zone: "Europe/Paris".into(),
-            earn_points: 1,
-            earn_per_cents: 100,
-            earn_min_cents: 0,
-            location_name: "Demo Café – Centre".into(),
-            staff,
-        },
-    )?;
+    let created = create(conn, NewProgram::paris_shop("demo", "Demo Café", "Demo Café – Centre", staff))?;
     // Referral on: 100 points each once the referee's first purchase reaches 10.00 EUR.
     let referral = super::referrals::SettingsInput {
         enabled: true,

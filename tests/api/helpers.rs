@@ -209,22 +209,16 @@ impl TestApp {
             .write(move |c| {
                 programs::create(
                     c,
-                    NewProgram {
-                        slug: slug_owned.clone(),
-                        name: format!("Shop {slug_owned}"),
-                        currency: "EUR".into(),
-                        locale: "fr".into(),
-                        time_zone: "Europe/Paris".into(),
-                        earn_points: 1,
-                        earn_per_cents: 100,
-                        earn_min_cents: 0,
-                        location_name: "Main street".into(),
-                        staff: vec![
+                    NewProgram::paris_shop(
+                        &slug_owned,
+                        &format!("Shop {slug_owned}"),
+                        "Main street",
+                        vec![
                             (format!("owner@{slug_owned}.test"), Role::Owner, PASSWORD.into()),
                             (format!("manager@{slug_owned}.test"), Role::Manager, PASSWORD.into()),
                             (format!("cashier@{slug_owned}.test"), Role::Cashier, PASSWORD.into()),
                         ],
-                    },
+                    ),
                 )
             })
             .await

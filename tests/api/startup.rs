@@ -190,10 +190,12 @@ fn an_operator_creates_a_program_and_its_staff_from_the_command_line() {
         "midnight in Paris on 1 March and 1 September: {out}"
     );
     assert!(out.contains("tiers: lin → velours → soie"), "{out}");
+    assert!(out.contains(r#"points expiry: {"mode":"after_earning","months":12,"round":"end_of_month"}"#), "{out}");
     let sephora = ["create-program", "--slug", "seph", "--name", "S", "--owner-email", "o@s.fr", "--preset", "sephora"];
     let (code, out, err) = cli(dir.path(), &sephora);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("tiers: white → black → gold") && !out.contains("conversion"), "{out}");
+    assert!(out.contains(r#"points expiry: {"mode":"inactivity","months":18}"#), "{out}");
     let (code, _, err) = cli(
         dir.path(),
         &["create-program", "--slug", "x", "--name", "x", "--owner-email", "a@b.fr", "--preset", "bogus"],

@@ -69,7 +69,29 @@ pub struct Reminder<'a> {
     pub created_at: NaiveDateTime,
 }
 
-/// Records a reminder; false when this card was already reminded of this day.
-pub fn remember(conn: &mut DbConn, reminder: &Reminder<'_>) -> QueryResult<bool> {
-    Ok(insert_or_ignore!(conn, expiry_reminders::table, reminder)? == 1)
+/// Records reminders, skipping those already made (card, day): the ones that are new. The
+/// caller holds the cards' row locks, so no other run records the same ones meanwhile.
+pub fn remember(conn: &mut DbConn, reminders: &[Reminder<'_>]) -> QueryResult<Vec<(String, NaiveDate)>> {
+    use std::collections::HashSet;
+    let mut made: HashSet<(String, NaiveDate)> = HashSet::new();
+    let ids: Vec<&str> = reminders.iter().map(|r| r.card_id).collect();
+    for ids in ids.chunks(super::IDS_PER_STATEMENT) {
+        made.extend(
+            expiry_reminders::table
+                .filter(expiry_reminders::card_id.eq_any(ids))
+                .select((expiry_reminders::card_id, expiry_reminders::ends_on))
+                .load::<(String, NaiveDate)>(conn)?,
+        );
+    }
+    let new: Vec<&Reminder<'_>> =
+        reminders.iter().filter(|r| !made.contains(&(r.card_id.to_owned(), r.ends_on))).collect();
+    for rows in new.chunks(super::ROWS_PER_INSERT) {
+        let rows: Vec<Reminder<'_>> = rows.iter().map(|r| (*r).clone()).collect();
+        let insert = diesel::insert_into(expiry_reminders::table).values(&rows);
+        match conn {
+            DbConn::Pg(c) => insert.execute(c)?,
+            DbConn::Sqlite(c) => insert.execute(c)?,
+        };
+    }
+    Ok(new.into_iter().map(|r| (r.card_id.to_owned(), r.ends_on)).collect())
 }

@@ -87,7 +87,8 @@ pub fn set_remaining(conn: &mut DbConn, updates: &[(i64, i64)]) -> QueryResult<(
 }
 
 /// The programme's cards after `after` (in id order) holding a lot earned before `before`: the
-/// daily run's next chunk.
+/// daily run's next chunk. One row per such lot (a card appears once per lot, consecutively):
+/// fewer than `limit` rows means there are no more.
 pub fn cards_with_lots_before(
     conn: &mut DbConn,
     program_id: &str,
@@ -100,8 +101,7 @@ pub fn cards_with_lots_before(
         .filter(point_lots::card_id.gt(after))
         .filter(point_lots::earned_at.lt(before))
         .select(point_lots::card_id)
-        .distinct()
-        .order(point_lots::card_id)
+        .order((point_lots::program_id, point_lots::card_id, point_lots::earned_at))
         .limit(limit)
         .load(conn)
 }

@@ -68,7 +68,7 @@ pub fn run_chunk(conn: &mut DbConn, program_id: &str, now: NaiveDateTime, remind
         _ => String::new(),
     };
     let horizon = today + chrono::Duration::days(reminder_days.max(0));
-    let ids = match setting.rule {
+    let mut ids = match setting.rule {
         ExpiryRule::Off => Vec::new(),
         // The cards with a lot whose validity ends by the horizon: lots earned up to the last
         // start that ends by then (none when validity starts after it).
@@ -81,6 +81,8 @@ pub fn run_chunk(conn: &mut DbConn, program_id: &str, now: NaiveDateTime, remind
         },
         ExpiryRule::Inactivity { .. } => repo::cards::with_points_after(conn, program_id, &cursor, CHUNK)?,
     };
+    let candidates = ids.len();
+    ids.dedup();
     // Locked: what expires is computed on the lots the postings take.
     let cards = repo::cards::lock_many(conn, program_id, &ids)?;
     let refs: Vec<&Card> = cards.iter().collect();
@@ -116,27 +118,32 @@ pub fn run_chunk(conn: &mut DbConn, program_id: &str, now: NaiveDateTime, remind
         chunk.expired_points +=
             postings.iter().zip(&moved).filter(|(_, m)| m.is_some()).map(|(p, _)| -p.delta).sum::<i64>();
     }
-    let mut mails = Vec::new();
-    for (card, e) in reminders {
-        let reminder = repo::expiry::Reminder {
+    let now = repo::now();
+    let rows: Vec<repo::expiry::Reminder<'_>> = reminders
+        .iter()
+        .map(|(card, e)| repo::expiry::Reminder {
             card_id: &card.id,
             ends_on: e.expires_on,
             program_id,
             points: e.points,
-            created_at: repo::now(),
-        };
-        if repo::expiry::remember(conn, &reminder)? {
-            mails.push(Mail::PointsExpiring {
-                program_id: program_id.to_owned(),
-                customer_id: card.customer_id.clone(),
-                points: e.points,
-                expires_on: e.expires_on,
-            });
-        }
-    }
+            created_at: now,
+        })
+        .collect();
+    let new: std::collections::HashSet<(String, NaiveDate)> =
+        repo::expiry::remember(conn, &rows)?.into_iter().collect();
+    let mails: Vec<Mail> = reminders
+        .iter()
+        .filter(|(card, e)| new.contains(&(card.id.clone(), e.expires_on)))
+        .map(|(card, e)| Mail::PointsExpiring {
+            program_id: program_id.to_owned(),
+            customer_id: card.customer_id.clone(),
+            points: e.points,
+            expires_on: e.expires_on,
+        })
+        .collect();
     chunk.reminders = mails.len();
     Mail::enqueue_many(&mails, conn)?;
-    chunk.finished = i64::try_from(ids.len()).unwrap_or(i64::MAX) < CHUNK;
+    chunk.finished = i64::try_from(candidates).unwrap_or(i64::MAX) < CHUNK;
     let next = if chunk.finished { None } else { ids.last().map(String::as_str) };
     repo::expiry::set_run(conn, program_id, today, next)?;
     Ok(chunk)
