@@ -4,11 +4,12 @@
 //! machine, not for capacity planning.
 //!
 //! `BENCH_REQUESTS` (default 4000) and `BENCH_CONCURRENCY` (default 16) tune the measured phase.
-//! Each backend runs the phase three times on one server: plain purchases; purchases that each use
-//! one voucher of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the
-//! till; then plain purchases again with Mexx's three tiers (thresholds ×1000, so that no card
+//! Each backend runs six phases on one server: plain purchases; purchases that each use one voucher
+//! of the card (1 € off, so 11 points instead of 12), for the cost of a voucher at the till; then,
+//! in turn, twice each, plain purchases with Mexx's three tiers (thresholds ×1000, so that no card
 //! changes tier and the balances stay checkable) and Mexx's points expiry on (12 months after
-//! earning, end of month), for the cost of evaluating tiers and dating lots on every sale.
+//! earning, end of month), for the cost of evaluating tiers on every sale, and plain purchases
+//! with both off again. Each kind's phases are reported together.
 
 // Bench code may unwrap and cast: a panic is the failure report, and figures need not be exact.
 #![allow(clippy::unwrap_used, clippy::as_conversions)]
@@ -164,6 +165,10 @@ async fn load(
     Ok(Phase { elapsed, latencies, failures })
 }
 
+/// The measured phases in turn, on one server. Plain and tiers alternate so that neither always
+/// runs on the larger tables; each kind's rounds are reported together.
+const SEQUENCE: [Kind; 6] = [Kind::Plain, Kind::Voucher, Kind::Tiers, Kind::Plain, Kind::Tiers, Kind::Plain];
+
 /// What a measured phase's purchases carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -211,6 +216,7 @@ async fn bench_backend(
     };
     let app = Application::build(config).await.with_context(|| format!("cannot start the service on {backend}"))?;
     let base = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db();
     let server = tokio::spawn(app.run_until_stopped());
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
@@ -224,6 +230,7 @@ async fn bench_backend(
     let manager = login_as(&client, &base, "owner@demo.test").await?;
     common::tiers_off(&client, &base, &manager).await?;
     let voucher_bodies = issue_vouchers(&client, &base, &manager, &barcodes, rounds).await?;
+    caught_up(&db).await?;
     let earned = barcodes.iter().map(|_| AtomicU64::new(0)).collect();
     let earned_with_voucher = barcodes.iter().map(|_| AtomicU64::new(0)).collect();
     let target = Arc::new(Target {
@@ -238,20 +245,34 @@ async fn bench_backend(
         failures_shown: AtomicUsize::new(0),
     });
 
-    let mut reports = Vec::new();
-    for kind in [Kind::Plain, Kind::Voucher, Kind::Tiers] {
+    let mut reports: Vec<Report> = Vec::new();
+    let mut tiers = false;
+    for kind in SEQUENCE {
         eprintln!(
             "{backend}, {}: warm-up ({WARMUP} requests), then {requests} requests at concurrency {concurrency}",
             kind.name()
         );
-        if kind == Kind::Tiers {
-            tiers_on(&target.client, &target.base, &manager).await?;
+        if (kind == Kind::Tiers) != tiers {
+            tiers = kind == Kind::Tiers;
+            tiers_and_expiry(&target.client, &target.base, &manager, tiers).await?;
+            // Switching enqueues a re-evaluation of every card and a refresh of every pass: let
+            // the worker finish them, so that the phase times purchases, not the switch.
+            caught_up(&db).await?;
         }
         let vouchers = kind == Kind::Voucher;
         let warmup = load(&target, 0, WARMUP, concurrency, vouchers).await?;
         let phase = load(&target, WARMUP, requests, concurrency, vouchers).await?;
         let failures = warmup.failures + phase.failures;
-        reports.push(Report { backend, kind, concurrency, phase, failures, balance_errors: 0 });
+        match reports.iter_mut().find(|r| r.kind == kind) {
+            Some(r) => {
+                r.phase.elapsed += phase.elapsed;
+                r.phase.latencies.extend(phase.latencies);
+                r.phase.latencies.sort_unstable();
+                r.phase.failures += phase.failures;
+                r.failures += failures;
+            }
+            None => reports.push(Report { backend, kind, concurrency, phase, failures, balance_errors: 0 }),
+        }
     }
     let balance_errors = check_balances(&target).await?;
     for r in &mut reports {
@@ -263,22 +284,38 @@ async fn bench_backend(
     Ok(reports)
 }
 
-/// Mexx's tiers (Lin / Velours / Soie earning double) with thresholds a thousand times higher
-/// (every purchase evaluates them, none moves a card), and its points expiry.
-async fn tiers_on(client: &reqwest::Client, base: &str, manager: &str) -> anyhow::Result<()> {
+/// On: Mexx's tiers (Lin / Velours / Soie earning double) with thresholds a thousand times higher
+/// (every purchase evaluates them, none moves a card), and its points expiry. Off: neither.
+async fn tiers_and_expiry(client: &reqwest::Client, base: &str, manager: &str, on: bool) -> anyhow::Result<()> {
     let spend = |key: &str, cents: i64| json!({"key": key, "name": key, "qualify": {"any_of": [{"metric": "spend_cents", "at_least": cents}]}});
     let mut soie = spend("soie", 60_000_000);
     soie["earn_multiplier_percent"] = json!(200);
-    let tiers = json!([{"key": "lin", "name": "Lin"}, spend("velours", 25_000_000), soie]);
-    let response = client.put(format!("{base}/api/v1/program/tiers")).bearer_auth(manager).json(&tiers).send().await?;
-    let status = response.status();
-    ensure!(status == StatusCode::OK, "setting the tiers answered {status}: {}", response.text().await?);
-    let expiry = json!({"mode": "after_earning", "months": 12, "round": "end_of_month"});
-    let response =
-        client.put(format!("{base}/api/v1/program/expiry")).bearer_auth(manager).json(&expiry).send().await?;
-    let status = response.status();
-    ensure!(status == StatusCode::OK, "setting the expiry answered {status}: {}", response.text().await?);
+    let (tiers, expiry) = if on {
+        (
+            json!([{"key": "lin", "name": "Lin"}, spend("velours", 25_000_000), soie]),
+            json!({"mode": "after_earning", "months": 12, "round": "end_of_month"}),
+        )
+    } else {
+        (json!([]), json!({"mode": "off"}))
+    };
+    for (path, body) in [("tiers", tiers), ("expiry", expiry)] {
+        let response =
+            client.put(format!("{base}/api/v1/program/{path}")).bearer_auth(manager).json(&body).send().await?;
+        let status = response.status();
+        ensure!(status == StatusCode::OK, "setting the {path} answered {status}: {}", response.text().await?);
+    }
     Ok(())
+}
+
+/// Waits (up to a minute) until no job is due or running.
+async fn caught_up(db: &encarte::db::Db) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if db.read(|c| Ok(encarte::db::repo::outbox::outstanding(c)?)).await? == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the worker did not catch up within a minute")
 }
 
 /// `rounds` vouchers of 1 € per card, given by a manager, and the purchase body using each.
@@ -414,7 +451,7 @@ fn print_table(reports: &[Report]) {
         );
     }
     println!();
-    for phases in reports.chunks(3) {
+    for phases in reports.chunk_by(|a, b| a.backend == b.backend) {
         if let [plain, others @ ..] = phases {
             for with in others {
                 println!(

@@ -277,8 +277,10 @@ impl Tiers {
     /// programme has no tiers.
     pub fn qualified(&self, values: impl Fn(&Tier) -> BTreeMap<Metric, i64>) -> Option<(usize, &Tier)> {
         self.0.iter().enumerate().rev().find(|(_, t)| {
-            let v = values(t);
-            t.qualify.as_ref().is_none_or(|r| r.holds(&|m| v.get(&m).copied().unwrap_or(0)))
+            t.qualify.as_ref().is_none_or(|r| {
+                let v = values(t);
+                r.holds(&|m| v.get(&m).copied().unwrap_or(0))
+            })
         })
     }
 }

@@ -184,7 +184,8 @@ pub async fn record(
             // At the rate of the tier the card is in before this purchase: the purchase that
             // qualifies for a higher tier still earns at the old rate.
             let tier_rules = super::tiers::rules::of_program(conn, pid)?;
-            let points = tiers::boosted(points, tiers::multiplier_percent(conn, &tier_rules, &card.id)?);
+            let standing = tiers::Standing::read(conn, &tier_rules, &card.id)?;
+            let points = tiers::boosted(points, standing.multiplier_percent());
             let bonus = offer.as_ref().map_or(0, |o| o.effect.bonus(points));
             if let Some(offer) = offer.as_mut() {
                 offer.earned = points;
@@ -248,7 +249,7 @@ pub async fn record(
                 // Nothing earned (the vouchers paid it all): the pass still drops them.
                 card_changed(conn, &card)?;
             }
-            let tier = tiers::reevaluate_with(conn, &program, &tier_rules, &card, tiers::Reason::Purchase, now)?;
+            let tier = tiers::reevaluate_with(conn, &program, &standing, &card, tiers::Reason::Purchase, now)?;
             let referral = referrals::on_purchase(conn, &program, &card, &purchase)?;
             if referral.as_ref().is_some_and(|r| r.status == ReferralStatus::Rewarded) {
                 balance = card_repo::find(conn, pid, &card.id)?.map_or(balance, |c| c.balance);

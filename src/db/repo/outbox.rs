@@ -195,6 +195,16 @@ pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(JobState, i64)>> {
     j::outbox_jobs.group_by(j::state).select((j::state, diesel::dsl::count_star())).load(conn)
 }
 
+/// Jobs due or running now (not those waiting for a later `run_at`): zero once the queue has
+/// caught up.
+pub fn outstanding(conn: &mut DbConn) -> QueryResult<i64> {
+    use outbox_jobs::dsl as j;
+    j::outbox_jobs
+        .filter(j::state.eq(JobState::Running).or(j::state.eq(JobState::Pending).and(j::run_at.le(now()))))
+        .count()
+        .get_result(conn)
+}
+
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Job> {
     outbox_jobs::table.find(id).select(Job::as_select()).first(conn)
 }

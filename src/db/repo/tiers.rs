@@ -115,6 +115,25 @@ pub fn sales_since(conn: &mut DbConn, card_id: &str, since: NaiveDateTime) -> Qu
         .load(conn)
 }
 
+/// Upper bounds of a card's window values since `since`, in one row: spend before returns and
+/// discounts, points before returns, and its number of sales (at least its visits). A purchase
+/// that can't move the card up on these need not read the sales one by one.
+pub fn window_bound(conn: &mut DbConn, card_id: &str, since: NaiveDateTime) -> QueryResult<(i64, i64, i64)> {
+    use crate::db::schema::purchases as p;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    // SUM(BIGINT) is NUMERIC on PostgreSQL: cast back so both backends give an i64.
+    p::table
+        .filter(p::card_id.eq(card_id))
+        .filter(p::occurred_at.ge(since))
+        .select((
+            sql::<BigInt>("CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT)"),
+            sql::<BigInt>("CAST(COALESCE(SUM(points_earned + bonus_points), 0) AS BIGINT)"),
+            sql::<BigInt>("COUNT(*)"),
+        ))
+        .get_result(conn)
+}
+
 /// The programmes that have tiers.
 pub fn programs_with_rules(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     tier_rules::table.select(tier_rules::program_id).order(tier_rules::program_id).load(conn)

@@ -40,7 +40,7 @@ fn values(sales: &[Sale], since: NaiveDateTime, tz: chrono_tz::Tz) -> BTreeMap<M
             let earned = i128::from(s.points_earned + s.bonus_points) * i128::from(kept) / i128::from(s.amount_cents);
             points += i64::try_from(earned).unwrap_or(0);
         }
-        visits.insert((tz.from_utc_datetime(&s.occurred_at).date_naive(), s.location_id.clone()));
+        visits.insert((tz.from_utc_datetime(&s.occurred_at).date_naive(), s.location_id.as_deref()));
     }
     BTreeMap::from([
         (Metric::SpendCents, spend),
@@ -49,22 +49,40 @@ fn values(sales: &[Sale], since: NaiveDateTime, tz: chrono_tz::Tz) -> BTreeMap<M
     ])
 }
 
-/// A card's window values, per window length, read once.
+/// A card's window values, per window length: its sales read once, each length summed once
+/// (every tier of a programme usually shares one).
 struct Window {
-    sales: Vec<Sale>,
-    now: NaiveDateTime,
-    tz: chrono_tz::Tz,
+    by_months: BTreeMap<u32, BTreeMap<Metric, i64>>,
 }
 
 impl Window {
     fn read(conn: &mut DbConn, tiers: &Tiers, card: &Card, tz: chrono_tz::Tz, now: NaiveDateTime) -> AppResult<Self> {
         let longest = tiers.list().iter().map(|t| t.window_months).max().unwrap_or(12);
         let sales = repo::tiers::sales_since(conn, &card.id, window_start(now, longest))?;
-        Ok(Window { sales, now, tz })
+        let by_months = tiers
+            .list()
+            .iter()
+            .map(|t| t.window_months)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|months| (months, values(&sales, window_start(now, months), tz)))
+            .collect();
+        Ok(Window { by_months })
+    }
+
+    /// At least the card's values in every window (each from its longest window's sales): what
+    /// no tier it can't reach on these needs to be checked against exactly. Tier conditions are
+    /// all "at least", so a tier out of reach of the bound is out of reach.
+    fn bound(conn: &mut DbConn, tiers: &Tiers, card: &Card, now: NaiveDateTime) -> AppResult<Self> {
+        let longest = tiers.list().iter().map(|t| t.window_months).max().unwrap_or(12);
+        let (spend, points, sales) = repo::tiers::window_bound(conn, &card.id, window_start(now, longest))?;
+        let values =
+            BTreeMap::from([(Metric::SpendCents, spend), (Metric::PointsEarned, points), (Metric::Visits, sales)]);
+        Ok(Window { by_months: tiers.list().iter().map(|t| (t.window_months, values.clone())).collect() })
     }
 
     fn of(&self, tier: &Tier) -> BTreeMap<Metric, i64> {
-        values(&self.sales, window_start(self.now, tier.window_months), self.tz)
+        self.by_months.get(&tier.window_months).cloned().unwrap_or_default()
     }
 
     /// The highest tier the card qualifies for, each tier judged on its own window.
@@ -82,13 +100,23 @@ fn current<'t>(tiers: &'t Tiers, row: Option<&CardTier>) -> Option<(usize, &'t T
         .map(|i| (i, &list[i]))
 }
 
-/// The rate the card earns at now, in percent (100 without tiers).
-pub fn multiplier_percent(conn: &mut DbConn, tiers: &Tiers, card_id: &str) -> AppResult<u32> {
-    if tiers.list().is_empty() {
-        return Ok(100);
+/// A card's tier row as read once for a purchase: its rate, then its evaluation.
+pub struct Standing<'t> {
+    tiers: &'t Tiers,
+    row: Option<CardTier>,
+}
+
+impl<'t> Standing<'t> {
+    /// Reads nothing when the programme has no tiers.
+    pub fn read(conn: &mut DbConn, tiers: &'t Tiers, card_id: &str) -> AppResult<Self> {
+        let row = if tiers.list().is_empty() { None } else { repo::tiers::card_tier(conn, card_id)? };
+        Ok(Standing { tiers, row })
     }
-    let row = repo::tiers::card_tier(conn, card_id)?;
-    Ok(current(tiers, row.as_ref()).map_or(100, |(_, t)| t.earn_multiplier_percent))
+
+    /// The rate the card earns at now, in percent (100 without tiers).
+    pub fn multiplier_percent(&self) -> u32 {
+        current(self.tiers, self.row.as_ref()).map_or(100, |(_, t)| t.earn_multiplier_percent)
+    }
 }
 
 /// Points at a tier's rate, rounded down.
@@ -143,7 +171,8 @@ pub fn reevaluate(
     now: NaiveDateTime,
 ) -> AppResult<Option<TierChange>> {
     let tiers = rules::of_program(conn, &program.id)?;
-    reevaluate_with(conn, program, &tiers, card, reason, now)
+    let standing = Standing::read(conn, &tiers, &card.id)?;
+    reevaluate_with(conn, program, &standing, card, reason, now)
 }
 
 /// [`reevaluate`] with the programme's tiers already read (a purchase reads them once for its
@@ -151,16 +180,20 @@ pub fn reevaluate(
 pub fn reevaluate_with(
     conn: &mut DbConn,
     program: &Program,
-    tiers: &Tiers,
+    standing: &Standing<'_>,
     card: &Card,
     reason: Reason,
     now: NaiveDateTime,
 ) -> AppResult<Option<TierChange>> {
-    if tiers.list().is_empty() {
+    let (tiers, row) = (standing.tiers, &standing.row);
+    let Some((was, from)) = current(tiers, row.as_ref()) else { return Ok(None) };
+    // A purchase only moves a card up: when even the bound reaches no higher tier (most sales),
+    // the sales need not be read one by one.
+    if reason == Reason::Purchase
+        && Window::bound(conn, tiers, card, now)?.qualified(tiers).is_none_or(|(reach, _)| reach <= was)
+    {
         return Ok(None);
     }
-    let row = repo::tiers::card_tier(conn, &card.id)?;
-    let Some((was, from)) = current(tiers, row.as_ref()) else { return Ok(None) };
     let window = Window::read(conn, tiers, card, program.tz(), now)?;
     let Some((is, to)) = window.qualified(tiers) else { return Ok(None) };
     let upgraded_at = row.as_ref().map_or(card.created_at, |r| r.upgraded_at);
