@@ -289,13 +289,13 @@ pub fn with_points_after(conn: &mut DbConn, program_id: &str, after: &str, limit
 pub fn lock_many(conn: &mut DbConn, program_id: &str, card_ids: &[String]) -> QueryResult<Vec<Card>> {
     let mut locked = Vec::with_capacity(card_ids.len());
     for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
-        locked.extend(
-            diesel::update(cards::table)
-                .filter(cards::program_id.eq(program_id))
-                .filter(cards::id.eq_any(ids))
-                .set(cards::balance.eq(cards::balance))
-                .get_results::<Card>(conn)?,
-        );
+        let rows = cards::table.filter(cards::program_id.eq(program_id)).filter(cards::id.eq_any(ids)).order(cards::id);
+        locked.extend(match conn {
+            // The lock an UPDATE takes, without writing a new version of every row.
+            DbConn::Pg(c) => rows.select(Card::as_select()).for_no_key_update().load(c)?,
+            // A write transaction (`BEGIN IMMEDIATE`) already holds the only write lock.
+            DbConn::Sqlite(c) => rows.select(Card::as_select()).load(c)?,
+        });
     }
     Ok(locked)
 }

@@ -73,25 +73,43 @@ pub struct Reminder<'a> {
 /// caller holds the cards' row locks, so no other run records the same ones meanwhile.
 pub fn remember(conn: &mut DbConn, reminders: &[Reminder<'_>]) -> QueryResult<Vec<(String, NaiveDate)>> {
     use std::collections::HashSet;
-    let mut made: HashSet<(String, NaiveDate)> = HashSet::new();
-    let ids: Vec<&str> = reminders.iter().map(|r| r.card_id).collect();
-    for ids in ids.chunks(super::IDS_PER_STATEMENT) {
-        made.extend(
-            expiry_reminders::table
-                .filter(expiry_reminders::card_id.eq_any(ids))
-                .select((expiry_reminders::card_id, expiry_reminders::ends_on))
-                .load::<(String, NaiveDate)>(conn)?,
-        );
+    let key = (expiry_reminders::card_id, expiry_reminders::ends_on);
+    let mut made: Vec<(String, NaiveDate)> = Vec::with_capacity(reminders.len());
+    match conn {
+        // One statement per batch. Not a lookup first: without statistics, PostgreSQL reads
+        // `card_id = ANY(500 ids)` by scanning the whole table, 65 ms a chunk at 10,000 rows.
+        DbConn::Pg(c) => {
+            for rows in reminders.chunks(super::ROWS_PER_INSERT) {
+                made.extend(
+                    diesel::insert_into(expiry_reminders::table)
+                        .values(rows)
+                        .on_conflict_do_nothing()
+                        .returning(key)
+                        .get_results::<(String, NaiveDate)>(c)?,
+                );
+            }
+        }
+        // Diesel has no batch insert-or-ignore on SQLite, whose planner takes the key here.
+        DbConn::Sqlite(c) => {
+            let mut there: HashSet<(String, NaiveDate)> = HashSet::new();
+            let ids: Vec<&str> = reminders.iter().map(|r| r.card_id).collect();
+            for ids in ids.chunks(super::IDS_PER_STATEMENT) {
+                there.extend(
+                    expiry_reminders::table.filter(expiry_reminders::card_id.eq_any(ids)).select(key).load::<(
+                        String,
+                        NaiveDate,
+                    )>(
+                        c
+                    )?,
+                );
+            }
+            let new: Vec<Reminder<'_>> =
+                reminders.iter().filter(|r| !there.contains(&(r.card_id.to_owned(), r.ends_on))).cloned().collect();
+            for rows in new.chunks(super::ROWS_PER_INSERT) {
+                diesel::insert_into(expiry_reminders::table).values(rows).execute(c)?;
+            }
+            made.extend(new.into_iter().map(|r| (r.card_id.to_owned(), r.ends_on)));
+        }
     }
-    let new: Vec<&Reminder<'_>> =
-        reminders.iter().filter(|r| !made.contains(&(r.card_id.to_owned(), r.ends_on))).collect();
-    for rows in new.chunks(super::ROWS_PER_INSERT) {
-        let rows: Vec<Reminder<'_>> = rows.iter().map(|r| (*r).clone()).collect();
-        let insert = diesel::insert_into(expiry_reminders::table).values(&rows);
-        match conn {
-            DbConn::Pg(c) => insert.execute(c)?,
-            DbConn::Sqlite(c) => insert.execute(c)?,
-        };
-    }
-    Ok(new.into_iter().map(|r| (r.card_id.to_owned(), r.ends_on)).collect())
+    Ok(made)
 }
