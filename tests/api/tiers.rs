@@ -288,9 +288,14 @@ async fn the_daily_check_moves_a_card_down_once_its_window_and_keep_months_have_
 
     // Thirteen months later: both cards' upgrades are past keep_months; only the first card's
     // sale has left the window.
+    app.run_jobs().await;
     app.exec("UPDATE card_tiers SET upgraded_at = '2000-01-01 00:00:00', since = '2000-01-01 00:00:00', checked_at = '2000-01-01 00:00:00'").await;
     app.exec(&format!("UPDATE purchases SET occurred_at = '2000-01-01 00:00:00' WHERE card_id = '{id}'")).await;
     assert_eq!(check(&app).await, 2);
+    // The downgrade changed no balance, yet the pass (its tier field) is updated and pushed.
+    let changed = |card: &str| format!("kind = 'card_changed' AND state = 'pending' AND payload LIKE '%{card}%'");
+    assert_eq!(app.count("outbox_jobs", &changed(&id)).await, 1, "the moved card's pass");
+    assert_eq!(app.count("outbox_jobs", &changed(keeper["id"].as_str().unwrap())).await, 0, "the kept card's pass");
     let (_, read) = app.get(&format!("/api/v1/cards/{id}"), &app.staff.cashier).await;
     assert_eq!(read["tier"]["key"], "lin", "{read}");
     let (_, kept) = app.get(&format!("/api/v1/cards/{}", keeper["id"].as_str().unwrap()), &app.staff.cashier).await;
