@@ -60,21 +60,21 @@ pub fn post(conn: &mut DbConn, p: &Posting<'_>, guard: Guard) -> AppResult<Optio
     Ok(post_many(conn, std::slice::from_ref(p), guard)?.pop().flatten())
 }
 
-/// [`post`] for postings to distinct cards, in a few statements whatever their number (one
-/// UPDATE per distinct delta, one INSERT of the entries, the pass updates together): what a
+/// [`post`] for postings to distinct cards, in a few statements whatever their number (the
+/// balance UPDATEs of `move_balances_each`, one INSERT of the entries, the pass updates together): what a
 /// batch over thousands of cards needs. Each posting's outcome, in order.
 pub fn post_many(conn: &mut DbConn, postings: &[Posting<'_>], guard: Guard) -> AppResult<Vec<Option<(Card, Entry)>>> {
     use std::collections::{BTreeMap, HashMap};
-    let mut by_move: BTreeMap<(&str, i64), Vec<&str>> = BTreeMap::new();
+    // Credits and debits apart: what a posting may land on depends on its direction.
+    let mut by_direction: BTreeMap<(&str, i64), Vec<(&str, i64)>> = BTreeMap::new();
     for p in postings {
-        by_move.entry((p.program_id, p.delta)).or_default().push(p.card_id);
+        by_direction.entry((p.program_id, p.delta.signum())).or_default().push((p.card_id, p.delta));
     }
     let mut moved: HashMap<String, Card> = HashMap::with_capacity(postings.len());
-    // The floor stops debits only: a credit to a card in debt always goes through.
-    let floor = |delta: i64| (guard.no_overdraft && delta < 0).then_some(0);
-    for ((program_id, delta), card_ids) in by_move {
-        for card in card_repo::move_balances(conn, program_id, &card_ids, delta, statuses(delta, guard), floor(delta))?
-        {
+    for ((program_id, direction), moves) in by_direction {
+        // The floor stops debits only: a credit to a card in debt always goes through.
+        let floor = (guard.no_overdraft && direction < 0).then_some(0);
+        for card in card_repo::move_balances_each(conn, program_id, &moves, statuses(direction, guard), floor)? {
             moved.insert(card.id.clone(), card);
         }
     }

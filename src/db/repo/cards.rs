@@ -7,7 +7,7 @@ use crate::db::schema::cards;
 use crate::domain::card::CardRef;
 use crate::domain::status::CardStatus;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = cards, treat_none_as_default_value = false)]
 pub struct Card {
     pub id: String,
@@ -141,6 +141,57 @@ pub fn move_balances(
         );
     }
     Ok(moved)
+}
+
+/// Each card moved by its own delta (cards distinct): [`move_balances`] for a whole batch. One
+/// UPDATE per [`super::IDS_PER_STATEMENT`] cards on PostgreSQL, where a statement per distinct
+/// delta meant hundreds of round trips a chunk; one per distinct delta on SQLite, where the
+/// joined UPDATE is far slower and a statement costs no round trip.
+pub fn move_balances_each(
+    conn: &mut DbConn,
+    program_id: &str,
+    moves: &[(&str, i64)],
+    statuses: &[CardStatus],
+    floor: Option<i64>,
+) -> QueryResult<Vec<Card>> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+    match conn {
+        DbConn::Pg(c) => {
+            let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+            let mut moved = Vec::with_capacity(moves.len());
+            for batch in moves.chunks(super::IDS_PER_STATEMENT) {
+                let (ids, deltas): (Vec<&str>, Vec<i64>) = batch.iter().copied().unzip();
+                moved.extend(
+                    diesel::sql_query(
+                        "UPDATE cards SET balance = cards.balance + m.delta, \
+                         pass_version = cards.pass_version + 1, updated_at = $3 \
+                         FROM unnest($1::text[], $2::bigint[]) AS m(id, delta) \
+                         WHERE cards.id = m.id AND cards.program_id = $4 AND cards.status = ANY($5) \
+                         AND ($6::bigint IS NULL OR cards.balance + m.delta >= $6) RETURNING cards.*",
+                    )
+                    .bind::<Array<Text>, _>(ids)
+                    .bind::<Array<BigInt>, _>(deltas)
+                    .bind::<Timestamp, _>(now())
+                    .bind::<Text, _>(program_id)
+                    .bind::<Array<Text>, _>(statuses.clone())
+                    .bind::<Nullable<BigInt>, _>(floor)
+                    .load::<Card>(c)?,
+                );
+            }
+            Ok(moved)
+        }
+        DbConn::Sqlite(_) => {
+            let mut by_delta: std::collections::BTreeMap<i64, Vec<&str>> = std::collections::BTreeMap::new();
+            for &(id, delta) in moves {
+                by_delta.entry(delta).or_default().push(id);
+            }
+            let mut moved = Vec::with_capacity(moves.len());
+            for (delta, ids) in by_delta {
+                moved.extend(move_balances(conn, program_id, &ids, delta, statuses, floor)?);
+            }
+            Ok(moved)
+        }
+    }
 }
 
 /// Reads the card and holds its row lock until the transaction ends (a no-op UPDATE: portable,
