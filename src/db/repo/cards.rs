@@ -146,7 +146,8 @@ pub fn move_balances(
 /// Each card moved by its own delta (cards distinct): [`move_balances`] for a whole batch. One
 /// UPDATE per [`super::IDS_PER_STATEMENT`] cards on PostgreSQL, where a statement per distinct
 /// delta meant hundreds of round trips a chunk; one per distinct delta on SQLite, where the
-/// joined UPDATE is far slower and a statement costs no round trip.
+/// joined UPDATE is far slower and a statement costs no round trip, and wherever all deltas are
+/// one (a sale: one card).
 pub fn move_balances_each(
     conn: &mut DbConn,
     program_id: &str,
@@ -155,8 +156,10 @@ pub fn move_balances_each(
     floor: Option<i64>,
 ) -> QueryResult<Vec<Card>> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+    let one_delta = moves.first().is_some_and(|&(_, first)| moves.iter().all(|&(_, d)| d == first));
     match conn {
-        DbConn::Pg(c) => {
+        // A sale at the till (one card), or a batch all moved alike: the plain UPDATE.
+        DbConn::Pg(c) if !one_delta => {
             let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
             let mut moved = Vec::with_capacity(moves.len());
             for batch in moves.chunks(super::IDS_PER_STATEMENT) {
@@ -180,7 +183,7 @@ pub fn move_balances_each(
             }
             Ok(moved)
         }
-        DbConn::Sqlite(_) => {
+        _ => {
             let mut by_delta: std::collections::BTreeMap<i64, Vec<&str>> = std::collections::BTreeMap::new();
             for &(id, delta) in moves {
                 by_delta.entry(delta).or_default().push(id);
