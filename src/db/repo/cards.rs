@@ -197,15 +197,10 @@ pub fn move_balances_each(
     }
 }
 
-/// Reads the card and holds its row lock until the transaction ends (a no-op UPDATE: portable,
-/// unlike `SELECT ... FOR UPDATE`), for decisions that depend on the balance staying put.
+/// Reads the card and holds its row lock until the transaction ends, for decisions that depend
+/// on the balance staying put: [`lock_many`] for one card.
 pub fn lock(conn: &mut DbConn, program_id: &str, card_id: &str) -> QueryResult<Option<Card>> {
-    diesel::update(cards::table)
-        .filter(cards::program_id.eq(program_id))
-        .filter(cards::id.eq(card_id))
-        .set(cards::balance.eq(cards::balance))
-        .get_result::<Card>(conn)
-        .optional()
+    Ok(lock_many(conn, program_id, &[card_id.to_owned()])?.pop())
 }
 
 pub fn set_status(conn: &mut DbConn, program_id: &str, card_id: &str, status: CardStatus) -> QueryResult<Option<Card>> {
@@ -339,7 +334,8 @@ pub fn with_points_after(conn: &mut DbConn, program_id: &str, after: &str, limit
         .load(conn)
 }
 
-/// [`lock`] for many cards, in one statement per [`super::IDS_PER_STATEMENT`].
+/// Reads the cards and holds their row locks until the transaction ends (in id order, so that
+/// two batches can't deadlock), in one statement per [`super::IDS_PER_STATEMENT`].
 pub fn lock_many(conn: &mut DbConn, program_id: &str, card_ids: &[String]) -> QueryResult<Vec<Card>> {
     let mut locked = Vec::with_capacity(card_ids.len());
     for ids in card_ids.chunks(super::IDS_PER_STATEMENT) {
