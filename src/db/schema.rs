@@ -14,6 +14,12 @@ diesel::table! {
         earn_min_cents -> BigInt,
         created_at -> Timestamp,
         pass_design -> Nullable<Text>,
+        earn_rounding -> Text,
+        contact_text -> Nullable<Text>,
+        contact_text_fr -> Nullable<Text>,
+        terms_text -> Nullable<Text>,
+        terms_text_fr -> Nullable<Text>,
+        public_enrolment -> Bool,
     }
 }
 
@@ -23,6 +29,8 @@ diesel::table! {
         program_id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        address -> Nullable<Text>,
+        archived_at -> Nullable<Timestamp>,
     }
 }
 
@@ -35,6 +43,8 @@ diesel::table! {
         role -> Text,
         location_id -> Nullable<Text>,
         created_at -> Timestamp,
+        token_version -> BigInt,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -578,3 +588,33 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(point_lots, cards);
+
+diesel::table! {
+    staff_invitations (id) {
+        id -> Text,
+        program_id -> Text,
+        staff_id -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        program_id -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        changes -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(audit_log -> staff_users (actor_id));
+diesel::joinable!(staff_invitations -> staff_users (staff_id));
+diesel::allow_tables_to_appear_in_same_query!(audit_log, staff_users, staff_invitations);
+diesel::allow_tables_to_appear_in_same_query!(card_tiers, customers);
+diesel::allow_tables_to_appear_in_same_query!(card_tiers, cards);

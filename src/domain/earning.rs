@@ -2,12 +2,42 @@
 
 use super::money::Cents;
 
-/// `points` for every `per_cents` spent, rounded down, once the purchase reaches `min_cents`.
+/// `points` for every `per_cents` spent, rounded as the programme says (down by default: 12.50 €
+/// at a point per euro is 12 points), once the purchase reaches `min_cents`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EarningRule {
     pub points: i64,
     pub per_cents: i64,
     pub min_cents: i64,
+    pub rounding: Rounding,
+}
+
+/// How a fraction of a point is rounded: `nearest` rounds a half up (12.50 € → 13 points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    #[default]
+    Down,
+    Nearest,
+    Up,
+}
+
+impl Rounding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rounding::Down => "down",
+            Rounding::Nearest => "nearest",
+            Rounding::Up => "up",
+        }
+    }
+    /// As stored (checked by the column); anything else reads as the default.
+    pub fn from_db(s: &str) -> Self {
+        match s {
+            "nearest" => Rounding::Nearest,
+            "up" => Rounding::Up,
+            _ => Rounding::Down,
+        }
+    }
 }
 
 impl EarningRule {
@@ -15,7 +45,13 @@ impl EarningRule {
         if amount.get() < self.min_cents || self.per_cents <= 0 {
             return 0;
         }
-        mul_div_floor(amount.get(), self.points, self.per_cents)
+        let (a, p, d) = (i128::from(amount.get()), i128::from(self.points), i128::from(self.per_cents));
+        let q = match self.rounding {
+            Rounding::Down => a * p / d,
+            Rounding::Nearest => (2 * a * p + d) / (2 * d),
+            Rounding::Up => (a * p + d - 1) / d,
+        };
+        i64::try_from(q).unwrap_or(i64::MAX)
     }
 }
 
@@ -41,14 +77,24 @@ mod tests {
     use proptest::prelude::*;
 
     fn euro_rule() -> EarningRule {
-        EarningRule { points: 1, per_cents: 100, min_cents: 0 }
+        EarningRule { points: 1, per_cents: 100, min_cents: 0, rounding: Rounding::Down }
+    }
+
+    #[test]
+    fn rounds_as_the_programme_says() {
+        let at = |rounding| EarningRule { rounding, ..euro_rule() }.points_for(Cents::parse(1250).unwrap());
+        assert_eq!((at(Rounding::Down), at(Rounding::Nearest), at(Rounding::Up)), (12, 13, 13));
+        let at = |rounding| EarningRule { rounding, ..euro_rule() }.points_for(Cents::parse(1249).unwrap());
+        assert_eq!((at(Rounding::Down), at(Rounding::Nearest), at(Rounding::Up)), (12, 12, 13));
+        let at = |rounding| EarningRule { rounding, ..euro_rule() }.points_for(Cents::parse(1200).unwrap());
+        assert_eq!((at(Rounding::Down), at(Rounding::Nearest), at(Rounding::Up)), (12, 12, 12));
     }
 
     #[test]
     fn rounds_down_and_respects_minimum() {
         assert_eq!(euro_rule().points_for(Cents::parse(1250).unwrap()), 12);
         assert_eq!(euro_rule().points_for(Cents::parse(99).unwrap()), 0);
-        let rule = EarningRule { points: 2, per_cents: 100, min_cents: 500 };
+        let rule = EarningRule { points: 2, per_cents: 100, min_cents: 500, rounding: Rounding::Down };
         assert_eq!(rule.points_for(Cents::parse(499).unwrap()), 0);
         assert_eq!(rule.points_for(Cents::parse(500).unwrap()), 10);
         assert_eq!(rule.points_for(Cents::parse(1_000_000_000).unwrap()), 20_000_000);

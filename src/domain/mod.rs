@@ -9,6 +9,7 @@ pub mod identity;
 pub mod ledger;
 pub mod link_key;
 pub mod money;
+pub mod patch;
 pub mod points;
 pub mod promo;
 pub mod role;

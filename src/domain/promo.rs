@@ -91,7 +91,8 @@ impl Effect {
 mod tests {
     use super::*;
 
-    const EURO: EarningRule = EarningRule { points: 1, per_cents: 100, min_cents: 0 };
+    const EURO: EarningRule =
+        EarningRule { points: 1, per_cents: 100, min_cents: 0, rounding: crate::domain::earning::Rounding::Down };
 
     #[test]
     fn discounts_earn_on_what_is_left_to_pay() {

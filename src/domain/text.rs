@@ -76,6 +76,52 @@ bounded_text!(RewardName, "a reward name", 100);
 bounded_text!(ExternalRef, "an external reference", 100);
 bounded_text!(IdempotencyKey, "an Idempotency-Key", 255);
 bounded_text!(DeviceId, "a device id", 200);
+bounded_text!(LocationName, "a shop name", 100);
+bounded_text!(Address, "an address", 300);
+// The contact and terms texts of a programme (shown on its pages and passes).
+bounded_text!(ProgramText, "a text", 2000);
+
+/// A password being set: 10 to 200 characters (NIST SP 800-63B asks for at least 8 and no
+/// composition rules; we ask 10). It never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 10;
+
+    pub fn parse(raw: String) -> Result<Self, Invalid> {
+        let n = raw.chars().count();
+        if (Self::MIN_CHARS..=200).contains(&n) {
+            Ok(NewPassword(raw))
+        } else {
+            Err(Invalid::new("a password has 10 to 200 characters"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+serde_via_parse!(NewPassword, String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(..)")
+    }
+}
+
+/// An IANA time zone name this build knows (`Europe/Paris`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(chrono_tz::Tz);
+
+impl TimeZone {
+    pub fn parse(raw: String) -> Result<Self, Invalid> {
+        raw.trim().parse().map(TimeZone).map_err(|_| Invalid::new("not an IANA time zone such as Europe/Paris"))
+    }
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+}
+serde_via_parse!(TimeZone, String);
 
 /// What an error message quotes of a caller's value: its first 40 characters, then "…". A 10 KB
 /// value echoed whole buries the message (and fills the log line that records it).

@@ -86,6 +86,10 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
             subject_args.push(("date", date(*expires_on, to.lang)));
             json!({"expiring": {"points": points, "date": date(*expires_on, to.lang)}})
         }
+        Mail::StaffInvitation { invitation_id, .. } => json!({
+            "invitation_url": format!("{}{}", links.public_url, crate::service::staff::invitation_path(links.link_key, invitation_id)),
+            "hours": crate::service::staff::INVITATION_HOURS,
+        }),
     };
     if let Value::Object(extra) = extra {
         ctx.extend(extra);
@@ -120,6 +124,9 @@ enum Skip {
     CustomerGone,
     /// The customer asked for erasure: nothing is sent to them any more.
     CustomerErased,
+    /// The invitation was used, replaced or expired before its e-mail went out.
+    InvitationSpent,
+    StaffGone,
     CardGone,
     AddressInvalid,
     MarketingRefused,
@@ -205,6 +212,9 @@ async fn recipient(deps: &AppContext, mail: Mail) -> anyhow::Result<Result<Recip
             let Some(program) = repo::programs::find(c, &program_id).optional()? else {
                 return Ok(Err(Skip::ProgramGone));
             };
+            if let Mail::StaffInvitation { invitation_id, .. } = &mail {
+                return staff_recipient(c, program, invitation_id);
+            }
             let (customer, card) = match &mail {
                 Mail::ReferralRewarded { card_id, .. } => {
                     let Some(card) = repo::cards::find(c, &program_id, card_id)? else {
@@ -225,6 +235,8 @@ async fn recipient(deps: &AppContext, mail: Mail) -> anyhow::Result<Result<Recip
                     };
                     (customer, card)
                 }
+                // Answered above.
+                Mail::StaffInvitation { .. } => (None, None),
             };
             let Some(customer) = customer else { return Ok(Err(Skip::CustomerGone)) };
             if customer.erased_at.is_some() {
@@ -258,6 +270,35 @@ async fn recipient(deps: &AppContext, mail: Mail) -> anyhow::Result<Result<Recip
         })
         .await?;
     Ok(found)
+}
+
+/// A member of staff, for the mail of their invitation (no card, no first name).
+fn staff_recipient(
+    c: &mut crate::db::DbConn,
+    program: repo::programs::Program,
+    invitation_id: &str,
+) -> Result<Result<Recipient, Skip>, crate::error::AppError> {
+    let found = repo::staff::find_invitation(c, invitation_id)?;
+    let Some(invitation) = found.filter(|i| crate::service::staff::check_invitation(i, repo::now()).is_ok()) else {
+        return Ok(Err(Skip::InvitationSpent));
+    };
+    let Some(staff) = repo::staff::find(c, &program.id, &invitation.staff_id)? else {
+        return Ok(Err(Skip::StaffGone));
+    };
+    if !crate::domain::email::sendable(&staff.email) {
+        return Ok(Err(Skip::AddressInvalid));
+    }
+    Ok(Ok(Recipient {
+        email: staff.email,
+        first_name: String::new(),
+        lang: Lang::from_tag(&program.locale).unwrap_or(Lang::En),
+        program_name: program.name,
+        currency: program.currency,
+        card_number: String::new(),
+        link_token: String::new(),
+        referral_code: None,
+        balance: 0,
+    }))
 }
 
 /// From the customer's current consents (the newest per purpose): never asked means no.

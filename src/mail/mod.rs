@@ -53,6 +53,9 @@ pub enum Mail {
     },
     /// Points of the customer's card reach the end of their validity on `expires_on` (a local day).
     PointsExpiring { program_id: String, customer_id: String, points: i64, expires_on: chrono::NaiveDate },
+    /// A staff member was invited: the link to set their password (derived from the id, as a
+    /// magic link is), valid 72 hours.
+    StaffInvitation { program_id: String, invitation_id: String },
 }
 
 /// Which side of a referral a reward went to; the texts differ.
@@ -80,7 +83,8 @@ impl Mail {
             | Mail::ReferralRewarded { program_id, .. }
             | Mail::VoucherIssued { program_id, .. }
             | Mail::TierChanged { program_id, .. }
-            | Mail::PointsExpiring { program_id, .. } => program_id,
+            | Mail::PointsExpiring { program_id, .. }
+            | Mail::StaffInvitation { program_id, .. } => program_id,
         }
     }
 
@@ -93,6 +97,7 @@ impl Mail {
             Mail::VoucherIssued { .. } => "voucher_issued",
             Mail::TierChanged { .. } => "tier_changed",
             Mail::PointsExpiring { .. } => "points_expiring",
+            Mail::StaffInvitation { .. } => "staff_invitation",
         }
     }
 
@@ -106,7 +111,9 @@ impl Mail {
             | Mail::ReferralRewarded { .. }
             | Mail::VoucherIssued { .. }
             | Mail::TierChanged { .. }
-            | Mail::PointsExpiring { .. } => false,
+            | Mail::PointsExpiring { .. }
+            // To a member of staff, about their access.
+            | Mail::StaffInvitation { .. } => false,
         }
     }
 }

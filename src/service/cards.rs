@@ -69,17 +69,22 @@ pub async fn ledger(db: &Db, actor: &Actor, card_id: String, before: Option<i64>
 /// so a retried call is harmless.
 pub async fn set_status(db: &Db, actor: &Actor, card_id: String, status: CardStatus) -> AppResult<CardDto> {
     actor.require(Role::Manager)?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        let card = card_repo::find(c, &program_id, &card_id)?.ok_or_else(card_not_found)?;
+        let program_id = &actor.program_id;
+        let card = card_repo::find(c, program_id, &card_id)?.ok_or_else(card_not_found)?;
         if card.status == status {
             return Ok(CardDto::from(&card));
         }
         if card.status == CardStatus::Closed {
             return Err(AppError::unprocessable("card_closed", "this card is closed"));
         }
-        let card = card_repo::set_status(c, &program_id, &card.id, status)?.ok_or_else(card_not_found)?;
+        let before = serde_json::json!({"status": card.status});
+        let card = card_repo::set_status(c, program_id, &card.id, status)?.ok_or_else(card_not_found)?;
         card_changes::card_changed(c, &card)?;
+        let action = if status == CardStatus::Blocked { "card.block" } else { "card.unblock" };
+        let what = super::audit::What::new(action, "card", &card.id);
+        super::audit::record(c, &actor, what, &before, &serde_json::json!({"status": card.status}))?;
         Ok(CardDto::from(&card))
     })
     .await

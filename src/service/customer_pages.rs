@@ -47,6 +47,12 @@ pub struct ProgramView {
     /// `earn_points` per `earn_per_cents` spent.
     pub earn_points: i64,
     pub earn_per_cents: i64,
+    /// Off: the pages show no form, and a form posted anyway is refused.
+    pub public_enrolment: bool,
+    pub contact_text: Option<String>,
+    pub contact_text_fr: Option<String>,
+    pub terms_text: Option<String>,
+    pub terms_text_fr: Option<String>,
 }
 
 impl ProgramView {
@@ -59,6 +65,11 @@ impl ProgramView {
             locale: Locale::from_db(&p.locale),
             earn_points: p.earn_points,
             earn_per_cents: p.earn_per_cents,
+            public_enrolment: p.public_enrolment,
+            contact_text: p.contact_text.clone(),
+            contact_text_fr: p.contact_text_fr.clone(),
+            terms_text: p.terms_text.clone(),
+            terms_text_fr: p.terms_text_fr.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Use cases. Each public function is one transaction: it checks the rules of the domain, writes,
 //! and enqueues its side effects in the same transaction.
 
+pub mod audit;
 pub mod auth;
 pub mod card_changes;
 pub mod cards;
@@ -11,11 +12,14 @@ pub mod customers;
 pub mod expiry;
 pub mod google_wallet;
 pub mod idempotency;
+pub mod locations;
+pub mod members;
 pub mod passes;
 pub mod passkit;
 pub mod points;
 pub mod presets;
 pub mod privacy;
+pub mod program_settings;
 pub mod programs;
 pub mod promo_codes;
 pub mod promos;
@@ -23,6 +27,7 @@ pub mod purchases;
 pub mod referrals;
 pub mod reversals;
 pub mod rewards;
+pub mod staff;
 pub mod tiers;
 pub mod vouchers;
 

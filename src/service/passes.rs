@@ -250,15 +250,20 @@ pub async fn set_design(
             format!("no pass design {:?}; available: {}", excerpt(name), available.join(", ")),
         ));
     }
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     let program = db
         .write(move |c| {
-            let before = repo::programs::find(c, &program_id)?;
+            let program_id = actor.program_id.as_str();
+            let before = repo::programs::find(c, program_id)?;
             if before.pass_design != choice.design {
-                repo::programs::set_pass_design(c, &program_id, choice.design.as_deref())?;
-                enqueue_refresh(c, &program_id, None)?;
+                repo::programs::set_pass_design(c, program_id, choice.design.as_deref())?;
+                enqueue_refresh(c, program_id, None)?;
+                let what = super::audit::What::new("program.pass_design", "program", program_id);
+                let (old, new) =
+                    (serde_json::json!({"design": before.pass_design}), serde_json::json!({"design": choice.design}));
+                super::audit::record(c, &actor, what, &old, &new)?;
             }
-            Ok(repo::programs::find(c, &program_id)?)
+            Ok(repo::programs::find(c, program_id)?)
         })
         .await?;
     Ok(design_dto(&wallet, &program))

@@ -223,6 +223,10 @@ pub async fn adjust(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, i
                 None
             };
             let balance = conversion.as_ref().map_or(card.balance, |c| c.balance);
+            let what = super::audit::What::new("card.adjust", "card", &card.id);
+            let facts =
+                serde_json::json!({"points": entry.delta, "reason": entry.reason, "balance": entry.balance_after});
+            super::audit::record(conn, &actor, what, &serde_json::json!({}), &facts)?;
             Ok(Adjusted { adjustment: EntryDto::from(&entry), balance, conversion })
         })
     })

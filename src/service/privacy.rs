@@ -41,38 +41,43 @@ pub fn may_manage(conn: &mut DbConn, link_token: &str, session: Option<&str>) ->
 pub async fn export(db: &Db, link_token: String, session: Option<String>) -> AppResult<Value> {
     db.read(move |c| {
         let card = own_card(c, &link_token, session.as_deref())?;
-        let program = repo::programs::find(c, &card.program_id)?;
-        let customer = repo::customers::find(c, &program.id, &card.customer_id)?;
-        let consents = repo::customers::consent_history(c, &program.id, &customer.id)?;
-        let ledger = repo::ledger::page(c, &program.id, &card.id, None, i64::MAX)?;
-        let purchases = repo::purchases::of_card(c, &program.id, &card.id)?;
-        let referred_by = repo::referrals::for_referee(c, &program.id, &card.id)?;
-        Ok(json!({
-            "exported_at": time(repo::now()),
-            "program": {"name": program.name, "slug": program.slug},
-            "customer": {
-                "email": customer.email, "first_name": customer.first_name, "phone": customer.phone,
-                "locale": customer.locale, "created_at": time(customer.created_at),
-            },
-            "consents": consents.iter().map(|k| json!({
-                "purpose": k.purpose, "granted": k.granted, "channel": k.channel, "at": time(k.created_at),
-            })).collect::<Vec<_>>(),
-            "card": {
-                "number": card.number, "status": card.status, "balance": card.balance,
-                "referral_code": card.referral_code, "created_at": time(card.created_at),
-            },
-            "ledger": ledger.iter().rev().map(|e| json!({
-                "kind": e.kind, "points": e.delta, "balance_after": e.balance_after, "reason": e.reason,
-                "at": time(e.created_at),
-            })).collect::<Vec<_>>(),
-            "purchases": purchases.iter().map(|p| json!({
-                "amount_cents": p.amount_cents, "currency": p.currency, "discount_cents": p.discount_cents,
-                "returned_cents": p.returned_cents, "points_earned": p.points_earned, "at": time(p.created_at),
-            })).collect::<Vec<_>>(),
-            "referred_by": referred_by.map(|r| json!({"status": r.status, "at": time(r.created_at)})),
-        }))
+        export_card(c, &card)
     })
     .await
+}
+
+/// The export of the card's customer, in the caller's transaction (for the customer, or staff).
+pub fn export_card(c: &mut DbConn, card: &Card) -> AppResult<Value> {
+    let program = repo::programs::find(c, &card.program_id)?;
+    let customer = repo::customers::find(c, &program.id, &card.customer_id)?;
+    let consents = repo::customers::consent_history(c, &program.id, &customer.id)?;
+    let ledger = repo::ledger::page(c, &program.id, &card.id, None, i64::MAX)?;
+    let purchases = repo::purchases::of_card(c, &program.id, &card.id)?;
+    let referred_by = repo::referrals::for_referee(c, &program.id, &card.id)?;
+    Ok(json!({
+        "exported_at": time(repo::now()),
+        "program": {"name": program.name, "slug": program.slug},
+        "customer": {
+            "email": customer.email, "first_name": customer.first_name, "phone": customer.phone,
+            "locale": customer.locale, "created_at": time(customer.created_at),
+        },
+        "consents": consents.iter().map(|k| json!({
+            "purpose": k.purpose, "granted": k.granted, "channel": k.channel, "at": time(k.created_at),
+        })).collect::<Vec<_>>(),
+        "card": {
+            "number": card.number, "status": card.status, "balance": card.balance,
+            "referral_code": card.referral_code, "created_at": time(card.created_at),
+        },
+        "ledger": ledger.iter().rev().map(|e| json!({
+            "kind": e.kind, "points": e.delta, "balance_after": e.balance_after, "reason": e.reason,
+            "at": time(e.created_at),
+        })).collect::<Vec<_>>(),
+        "purchases": purchases.iter().map(|p| json!({
+            "amount_cents": p.amount_cents, "currency": p.currency, "discount_cents": p.discount_cents,
+            "returned_cents": p.returned_cents, "points_earned": p.points_earned, "at": time(p.created_at),
+        })).collect::<Vec<_>>(),
+        "referred_by": referred_by.map(|r| json!({"status": r.status, "at": time(r.created_at)})),
+    }))
 }
 
 /// Erases the customer's personal data and closes the card, in one transaction. The ledger and
@@ -82,12 +87,18 @@ pub async fn export(db: &Db, link_token: String, session: Option<String>) -> App
 pub async fn erase(db: &Db, link_token: String, session: Option<String>) -> AppResult<String> {
     db.write(move |c| {
         let card = own_card(c, &link_token, session.as_deref())?;
-        let program = repo::programs::find(c, &card.program_id)?;
-        repo::customers::erase(c, &program.id, &card.customer_id, repo::now())?;
-        repo::customer_auth::forget_customer(c, &program.id, &card.customer_id)?;
-        let card = repo::cards::close_for_erasure(c, &program.id, &card.id, &random_token(32))?;
-        card_changes::card_changed(c, &card)?;
-        Ok(program.slug)
+        erase_card(c, &card)?;
+        Ok(repo::programs::find(c, &card.program_id)?.slug)
     })
     .await
+}
+
+/// Erases the card's customer, in the caller's transaction (for the customer, or staff).
+pub fn erase_card(c: &mut DbConn, card: &Card) -> AppResult<()> {
+    let program_id = &card.program_id;
+    repo::customers::erase(c, program_id, &card.customer_id, repo::now())?;
+    repo::customer_auth::forget_customer(c, program_id, &card.customer_id)?;
+    let card = repo::cards::close_for_erasure(c, program_id, &card.id, &random_token(32))?;
+    card_changes::card_changed(c, &card)?;
+    Ok(())
 }

@@ -101,11 +101,23 @@ pub fn create(conn: &mut DbConn, new: NewProgram) -> AppResult<Created> {
         earn_min_cents: new.earn_min_cents,
         created_at: now,
         pass_design: None,
+        earn_rounding: crate::domain::earning::Rounding::Down.as_str().to_owned(),
+        contact_text: None,
+        contact_text_fr: None,
+        terms_text: None,
+        terms_text_fr: None,
+        public_enrolment: true,
     };
     repo::programs::insert(conn, &program)
         .map_err(|e| map_unique(e, AppError::conflict("program_exists", "a program with this slug exists")))?;
-    let location =
-        Location { id: repo::new_id(), program_id: program.id.clone(), name: new.location_name, created_at: now };
+    let location = Location {
+        id: repo::new_id(),
+        program_id: program.id.clone(),
+        name: new.location_name,
+        created_at: now,
+        address: None,
+        archived_at: None,
+    };
     repo::programs::insert_location(conn, &location)?;
     for (email, role, password) in new.staff {
         insert_staff(conn, &program.id, &email, role, &password, Some(&location.id))?;
@@ -138,6 +150,8 @@ fn insert_staff(
         role: role.as_str().to_owned(),
         location_id: if role == Role::Cashier { location_id.map(str::to_owned) } else { None },
         created_at: repo::now(),
+        token_version: 0,
+        disabled_at: None,
     };
     repo::staff::insert(conn, &staff)
         .map_err(|e| map_unique(e, AppError::conflict("staff_exists", "a staff user with this e-mail exists")))

@@ -148,11 +148,7 @@ pub async fn record(
                 return Err(card_blocked(&card));
             }
             let location_id = match input.location.as_deref().or(actor.location_id.as_deref()) {
-                Some(id) => Some(
-                    repo::programs::find_location(conn, pid, id)?
-                        .ok_or_else(|| AppError::unprocessable("unknown_location", "no such location in this program"))?
-                        .id,
-                ),
+                Some(id) => Some(super::locations::live(conn, pid, id)?.id),
                 None => None,
             };
             let external_ref = input.external_ref.as_ref().map(|r| r.as_str().to_owned());

@@ -59,7 +59,7 @@ async fn missing_bad_and_expired_tokens_are_refused() {
             role: Role::Owner,
             location_id: None,
         };
-        AuthKeys::new(secret, ttl_hours).issue(&actor).unwrap()
+        AuthKeys::new(secret, ttl_hours).issue(&actor, 0).unwrap()
     };
     let expired = owner_token(JWT_SECRET.as_bytes(), -1);
     let (status, body) = app.get("/api/v1/cards/x", &expired).await;

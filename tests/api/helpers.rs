@@ -229,7 +229,7 @@ impl TestApp {
             let staff_id =
                 staff_ids.iter().find(|(_, r)| *r == role.as_str()).map(|(id, _)| id.clone()).expect("staff");
             let location_id = (role == Role::Cashier).then(|| location_id.clone());
-            self.keys.issue(&Actor { staff_id, program_id: program_id.clone(), role, location_id }).expect("token")
+            self.keys.issue(&Actor { staff_id, program_id: program_id.clone(), role, location_id }, 0).expect("token")
         };
         Tokens {
             owner: token(Role::Owner),

@@ -8,6 +8,7 @@ mod apns_mock;
 mod google_mock;
 mod helpers;
 
+mod admin_program;
 mod apple_wallet;
 mod auth;
 mod browser;

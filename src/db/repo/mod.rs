@@ -22,6 +22,7 @@ pub const IDS_PER_STATEMENT: usize = 500;
 pub const ROWS_PER_INSERT: usize = 500;
 
 pub mod apple;
+pub mod audit;
 pub mod cards;
 pub mod conversions;
 pub mod customer_auth;

@@ -20,6 +20,33 @@ pub struct Program {
     pub created_at: NaiveDateTime,
     /// The pass design it chose; `None`: the node's default.
     pub pass_design: Option<String>,
+    pub earn_rounding: String,
+    pub contact_text: Option<String>,
+    pub contact_text_fr: Option<String>,
+    pub terms_text: Option<String>,
+    pub terms_text_fr: Option<String>,
+    /// Whether anybody may enrol from the public pages (`/p/{slug}`, referral links).
+    pub public_enrolment: bool,
+}
+
+/// What the admin API edits of a programme (`PUT /program`): everything but its id, slug,
+/// creation and pass design (which has its own route).
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = programs, treat_none_as_null = true)]
+pub struct Settings {
+    pub name: String,
+    pub currency: String,
+    pub locale: String,
+    pub time_zone: String,
+    pub earn_points: i64,
+    pub earn_per_cents: i64,
+    pub earn_min_cents: i64,
+    pub earn_rounding: String,
+    pub contact_text: Option<String>,
+    pub contact_text_fr: Option<String>,
+    pub terms_text: Option<String>,
+    pub terms_text_fr: Option<String>,
+    pub public_enrolment: bool,
 }
 
 impl Program {
@@ -46,17 +73,43 @@ impl Program {
     }
 
     pub fn earning_rule(&self) -> EarningRule {
-        EarningRule { points: self.earn_points, per_cents: self.earn_per_cents, min_cents: self.earn_min_cents }
+        EarningRule {
+            points: self.earn_points,
+            per_cents: self.earn_per_cents,
+            min_cents: self.earn_min_cents,
+            rounding: crate::domain::earning::Rounding::from_db(&self.earn_rounding),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            name: self.name.clone(),
+            currency: self.currency.clone(),
+            locale: self.locale.clone(),
+            time_zone: self.time_zone.clone(),
+            earn_points: self.earn_points,
+            earn_per_cents: self.earn_per_cents,
+            earn_min_cents: self.earn_min_cents,
+            earn_rounding: self.earn_rounding.clone(),
+            contact_text: self.contact_text.clone(),
+            contact_text_fr: self.contact_text_fr.clone(),
+            terms_text: self.terms_text.clone(),
+            terms_text_fr: self.terms_text_fr.clone(),
+            public_enrolment: self.public_enrolment,
+        }
     }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = locations)]
+#[diesel(table_name = locations, treat_none_as_default_value = false)]
 pub struct Location {
     pub id: String,
     pub program_id: String,
     pub name: String,
     pub created_at: NaiveDateTime,
+    pub address: Option<String>,
+    /// An archived shop keeps its history; nothing new happens there.
+    pub archived_at: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConn, program: &Program) -> QueryResult<()> {
@@ -88,9 +141,55 @@ pub fn find_location(conn: &mut DbConn, program_id: &str, id: &str) -> QueryResu
         .optional()
 }
 
+pub fn update_settings(conn: &mut DbConn, id: &str, settings: &Settings) -> QueryResult<usize> {
+    diesel::update(programs::table.find(id)).set(settings).execute(conn)
+}
+
+/// The programme's row, locked until the end of the transaction on PostgreSQL (SQLite has one
+/// writer): two settings writes read and write one after the other.
+pub fn lock(conn: &mut DbConn, id: &str) -> QueryResult<Program> {
+    match conn {
+        DbConn::Pg(c) => programs::table.find(id).select(Program::as_select()).for_update().first(c),
+        DbConn::Sqlite(c) => programs::table.find(id).select(Program::as_select()).first(c),
+    }
+}
+
+/// The programme's shops, the archived ones too when asked, by name.
+pub fn locations(conn: &mut DbConn, program_id: &str, archived: bool) -> QueryResult<Vec<Location>> {
+    let mut query = locations::table.filter(locations::program_id.eq(program_id)).into_boxed();
+    if !archived {
+        query = query.filter(locations::archived_at.is_null());
+    }
+    query.order((locations::name, locations::id)).select(Location::as_select()).load(conn)
+}
+
+pub fn update_location(
+    conn: &mut DbConn,
+    program_id: &str,
+    id: &str,
+    name: &str,
+    address: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::update(locations::table.filter(locations::program_id.eq(program_id)).filter(locations::id.eq(id)))
+        .set((locations::name.eq(name), locations::address.eq(address)))
+        .execute(conn)
+}
+
+pub fn archive_location(conn: &mut DbConn, program_id: &str, id: &str, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        locations::table
+            .filter(locations::program_id.eq(program_id))
+            .filter(locations::id.eq(id))
+            .filter(locations::archived_at.is_null()),
+    )
+    .set(locations::archived_at.eq(at))
+    .execute(conn)
+}
+
 pub fn first_location(conn: &mut DbConn, program_id: &str) -> QueryResult<Option<Location>> {
     locations::table
         .filter(locations::program_id.eq(program_id))
+        .filter(locations::archived_at.is_null())
         .order(locations::created_at)
         .select(Location::as_select())
         .first(conn)

@@ -90,3 +90,30 @@ pub fn last_occurred(conn: &mut DbConn, card_ids: &[&str]) -> QueryResult<Vec<(S
     }
     Ok(last)
 }
+
+/// Whether the programme has recorded any sale (its currency is then fixed).
+pub fn any(conn: &mut DbConn, program_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(purchases::table.filter(purchases::program_id.eq(program_id)))).get_result(conn)
+}
+
+/// The latest `limit` purchases of a card, newest first; only those of `location_id` when given.
+pub fn latest_of_card(
+    conn: &mut DbConn,
+    program_id: &str,
+    card_id: &str,
+    location_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Purchase>> {
+    let mut query = purchases::table
+        .filter(purchases::program_id.eq(program_id))
+        .filter(purchases::card_id.eq(card_id))
+        .into_boxed();
+    if let Some(location_id) = location_id {
+        query = query.filter(purchases::location_id.eq(location_id));
+    }
+    query
+        .order((purchases::occurred_at.desc(), purchases::id.desc()))
+        .limit(limit)
+        .select(Purchase::as_select())
+        .load(conn)
+}

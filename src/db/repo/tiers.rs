@@ -194,3 +194,17 @@ pub fn put_reevaluation(conn: &mut DbConn, r: &Reevaluation) -> QueryResult<()> 
     }
     Ok(())
 }
+
+/// The tier key of each of these cards that has a row (the others are in the entry tier).
+pub fn keys_of(conn: &mut DbConn, card_ids: &[&str]) -> QueryResult<std::collections::HashMap<String, String>> {
+    use crate::db::schema::card_tiers;
+    let mut keys = std::collections::HashMap::new();
+    for chunk in card_ids.chunks(super::IDS_PER_STATEMENT) {
+        let rows: Vec<(String, String)> = card_tiers::table
+            .filter(card_tiers::card_id.eq_any(chunk))
+            .select((card_tiers::card_id, card_tiers::tier_key))
+            .load(conn)?;
+        keys.extend(rows);
+    }
+    Ok(keys)
+}

@@ -113,6 +113,13 @@ async fn submit(
 ) -> AppResult<HttpResponse> {
     let lang = page.lang(program.locale);
     page.check_csrf(&fields)?;
+    if !program.public_enrolment {
+        return Err(AppError::client(
+            StatusCode::FORBIDDEN,
+            "enrolment_closed",
+            "this programme takes new members in its shops only",
+        ));
+    }
     let form = form_of(&fields);
     let referral = invitation.as_ref().and_then(|inv| ReferralCode::parse(&inv.code).ok());
     let input = match form.parse(lang, referral) {

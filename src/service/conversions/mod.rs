@@ -138,17 +138,22 @@ pub async fn put_setting(db: &Db, actor: &Actor, input: ConversionSetting) -> Ap
     if let Some(b) = &blocks {
         b.check()?;
     }
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
+        let program_id = actor.program_id.as_str();
         // Off keeps the blocks it had, so that switching back on finds them.
-        let kept = repo::conversions::settings(c, &program_id)?;
+        let kept = repo::conversions::settings(c, program_id)?;
         let b = blocks.or_else(|| kept.as_ref().and_then(Blocks::of));
         let Some(b) = b else {
             // Off and nothing to keep: no row is the same as off.
-            return setting_of(c, &program_id);
+            return setting_of(c, program_id);
         };
-        put_blocks(c, &program_id, input.mode, &b)?;
-        setting_of(c, &program_id)
+        let before = setting_of(c, program_id)?;
+        put_blocks(c, program_id, input.mode, &b)?;
+        let after = setting_of(c, program_id)?;
+        let what = crate::service::audit::What::new("program.conversion", "program", program_id);
+        crate::service::audit::record(c, &actor, what, &before, &after)?;
+        Ok(after)
     })
     .await
 }

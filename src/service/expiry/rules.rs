@@ -58,11 +58,15 @@ pub async fn put(db: &Db, actor: &Actor, input: RawRule) -> AppResult<Setting> {
     actor.require(Role::Manager)?;
     let rule =
         ExpiryRule::parse(input).map_err(|(field, e)| AppError::unprocessable_field("invalid_expiry", field, e))?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        let program = repo::programs::find(c, &program_id)?;
+        let program = repo::programs::find(c, &actor.program_id)?;
+        let before = of_program(c, &program.id)?;
         put_in(c, &program, rule)?;
-        of_program(c, &program_id)
+        let after = of_program(c, &program.id)?;
+        let what = crate::service::audit::What::new("program.expiry", "program", &program.id);
+        crate::service::audit::record(c, &actor, what, &before, &after)?;
+        Ok(after)
     })
     .await
 }

@@ -44,11 +44,16 @@ pub async fn list(db: &Db, actor: &Actor) -> AppResult<Vec<CampaignDto>> {
 
 pub async fn set_status(db: &Db, actor: &Actor, id: String, status: CampaignStatus) -> AppResult<CampaignDto> {
     actor.require(Role::Manager)?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        let campaign = repo_promo::find_campaign(c, &program_id, &id)?.ok_or_else(campaign_not_found)?;
-        let updated = repo_promo::set_status(c, &program_id, &campaign.id, status)?
+        let program_id = actor.program_id.as_str();
+        let campaign = repo_promo::find_campaign(c, program_id, &id)?.ok_or_else(campaign_not_found)?;
+        let updated = repo_promo::set_status(c, program_id, &campaign.id, status)?
             .ok_or_else(|| AppError::unprocessable("campaign_ended", "this campaign has ended"))?;
+        let what = crate::service::audit::What::new("promo.status", "promo_campaign", &campaign.id);
+        let (old, new) =
+            (serde_json::json!({"status": campaign.status}), serde_json::json!({"status": updated.status}));
+        crate::service::audit::record(c, &actor, what, &old, &new)?;
         let uses = repo_promo::applied_redemptions(c, &updated.id)?;
         dto(&updated, shared_code(c, &updated)?, uses)
     })

@@ -160,7 +160,10 @@ pub async fn create(db: &Db, actor: &Actor, input: NewCampaign) -> AppResult<Cam
         };
         let campaign = repo_promo::find_campaign(conn, &actor.program_id, &campaign.id)?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("campaign vanished")))?;
-        dto(&campaign, code, 0)
+        let created = dto(&campaign, code, 0)?;
+        let what = crate::service::audit::What::new("promo.create", "promo_campaign", &campaign.id);
+        crate::service::audit::record(conn, &actor, what, &serde_json::json!({}), &created)?;
+        Ok(created)
     })
     .await
 }

@@ -9,7 +9,7 @@
 //! - `codes`: each card's referral code, and the backfill for older cards.
 
 mod codes;
-mod enrol;
+pub(crate) mod enrol;
 mod hooks;
 mod reports;
 mod settings;

@@ -114,9 +114,14 @@ pub async fn get_settings(db: &Db, actor: &Actor) -> AppResult<SettingsDto> {
 pub async fn put_settings(db: &Db, actor: &Actor, input: SettingsInput) -> AppResult<SettingsDto> {
     actor.require(Role::Manager)?;
     let settings = input.into_settings(&actor.program_id)?;
+    let actor = actor.clone();
     db.write(move |c| {
+        let before = repo_ref::settings(c, &actor.program_id)?.as_ref().map(SettingsDto::from);
         repo_ref::save_settings(c, &settings)?;
-        Ok(SettingsDto::from(&settings))
+        let after = SettingsDto::from(&settings);
+        let what = crate::service::audit::What::new("program.referral", "program", &actor.program_id);
+        crate::service::audit::record(c, &actor, what, &before, &after)?;
+        Ok(after)
     })
     .await
 }

@@ -8,6 +8,7 @@ use crate::domain::role::Role;
 use crate::domain::text::RewardName;
 use crate::error::{AppError, AppResult};
 use crate::service::Actor;
+use crate::service::audit::{self, What};
 
 fn fill(reward: &mut Reward, input: RewardInput, now: chrono::NaiveDateTime) {
     let (kind, value, item) = input.voucher.parts();
@@ -26,8 +27,14 @@ fn fill(reward: &mut Reward, input: RewardInput, now: chrono::NaiveDateTime) {
 
 pub async fn create(db: &Db, actor: &Actor, input: RewardInput) -> AppResult<RewardDto> {
     actor.require(Role::Manager)?;
-    let program_id = actor.program_id.clone();
-    db.write(move |c| RewardDto::new(&create_in(c, &program_id, input, repo::now())?)).await
+    let actor = actor.clone();
+    db.write(move |c| {
+        let reward = RewardDto::new(&create_in(c, &actor.program_id, input, repo::now())?)?;
+        let what = What::new("reward.create", "reward", &reward.id);
+        audit::record(c, &actor, what, &serde_json::json!({}), &reward)?;
+        Ok(reward)
+    })
+    .await
 }
 
 /// Writes a new reward of the programme, in the caller's transaction.
@@ -72,15 +79,17 @@ pub async fn get(db: &Db, actor: &Actor, id: String) -> AppResult<RewardDto> {
 /// Replaces the reward. Vouchers already issued keep what they were issued with.
 pub async fn update(db: &Db, actor: &Actor, id: String, input: RewardInput) -> AppResult<RewardDto> {
     actor.require(Role::Manager)?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        let mut reward = repo::rewards::find(c, &program_id, &id)?.ok_or_else(reward_not_found)?;
+        let mut reward = repo::rewards::find(c, &actor.program_id, &id)?.ok_or_else(reward_not_found)?;
         if reward.archived_at.is_some() {
             return Err(archived());
         }
+        let before = RewardDto::new(&reward)?;
         fill(&mut reward, input, repo::now());
-        let updated = repo::rewards::update(c, &reward)?.ok_or_else(archived)?;
-        RewardDto::new(&updated)
+        let updated = RewardDto::new(&repo::rewards::update(c, &reward)?.ok_or_else(archived)?)?;
+        audit::record(c, &actor, What::new("reward.update", "reward", &id), &before, &updated)?;
+        Ok(updated)
     })
     .await
 }
@@ -88,14 +97,18 @@ pub async fn update(db: &Db, actor: &Actor, id: String, input: RewardInput) -> A
 /// Takes the reward out of the catalogue for good; its vouchers stay valid.
 pub async fn archive(db: &Db, actor: &Actor, id: String) -> AppResult<RewardDto> {
     actor.require(Role::Manager)?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        let reward = repo::rewards::find(c, &program_id, &id)?.ok_or_else(reward_not_found)?;
+        let program_id = actor.program_id.as_str();
+        let reward = repo::rewards::find(c, program_id, &id)?.ok_or_else(reward_not_found)?;
         if reward.archived_at.is_some() {
             return RewardDto::new(&reward);
         }
-        let archived = repo::rewards::archive(c, &program_id, &id, repo::now())?.ok_or_else(reward_not_found)?;
-        RewardDto::new(&archived)
+        let before = RewardDto::new(&reward)?;
+        let archived =
+            RewardDto::new(&repo::rewards::archive(c, program_id, &id, repo::now())?.ok_or_else(reward_not_found)?)?;
+        audit::record(c, &actor, What::new("reward.archive", "reward", &id), &before, &archived)?;
+        Ok(archived)
     })
     .await
 }

@@ -25,10 +25,14 @@ pub async fn get(db: &Db, actor: &Actor) -> AppResult<Tiers> {
 pub async fn put(db: &Db, actor: &Actor, input: Vec<Tier>) -> AppResult<Tiers> {
     actor.require(Role::Manager)?;
     let tiers = Tiers::parse(input).map_err(|(field, e)| AppError::unprocessable_field("invalid_tiers", field, e))?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        put_in(c, &program_id, &tiers)?;
-        of_program(c, &program_id)
+        let before = of_program(c, &actor.program_id)?;
+        put_in(c, &actor.program_id, &tiers)?;
+        let after = of_program(c, &actor.program_id)?;
+        let what = crate::service::audit::What::new("program.tiers", "program", &actor.program_id);
+        crate::service::audit::record(c, &actor, what, &before, &after)?;
+        Ok(after)
     })
     .await
 }

@@ -79,7 +79,11 @@ pub async fn give(db: &Db, actor: &Actor, card_id: String, idem: Idempotent, inp
                 now,
             )?;
             card_changed(conn, &card)?;
-            Ok(Given { voucher: VoucherDto::new(&voucher, now)? })
+            let voucher = VoucherDto::new(&voucher, now)?;
+            let what = crate::service::audit::What::new("voucher.give", "card", &card.id);
+            let facts = serde_json::json!({"voucher": voucher, "reason": input.reason.as_str()});
+            crate::service::audit::record(conn, &actor, what, &serde_json::json!({}), &facts)?;
+            Ok(Given { voucher })
         })
     })
     .await

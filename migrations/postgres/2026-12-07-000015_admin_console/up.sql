@@ -1,0 +1,56 @@
+-- The admin API and console: what a merchant edits from the browser, who may, and a trail of it.
+
+-- The earning rule's rounding, the texts of the card page and pass, the public enrolment switch.
+ALTER TABLE programs ADD COLUMN earn_rounding TEXT NOT NULL DEFAULT 'down'
+    CHECK (earn_rounding IN ('down', 'nearest', 'up'));
+ALTER TABLE programs ADD COLUMN contact_text TEXT;
+ALTER TABLE programs ADD COLUMN contact_text_fr TEXT;
+ALTER TABLE programs ADD COLUMN terms_text TEXT;
+ALTER TABLE programs ADD COLUMN terms_text_fr TEXT;
+ALTER TABLE programs ADD COLUMN public_enrolment BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- A shop is archived, never deleted: its purchases keep pointing at it.
+ALTER TABLE locations ADD COLUMN address TEXT;
+ALTER TABLE locations ADD COLUMN archived_at TIMESTAMP;
+CREATE UNIQUE INDEX locations_name ON locations (program_id, name);
+
+-- Every token carries the version it was issued at: disabling a user or changing their password
+-- bumps it, and the next request with an older token is refused (the row is read on each request).
+ALTER TABLE staff_users ADD COLUMN token_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE staff_users ADD COLUMN disabled_at TIMESTAMP;
+
+-- Invitations to set a password. The link is the id signed with the link key: no usable token is
+-- stored, and the outbox holds only the id.
+CREATE TABLE staff_invitations (
+    id          TEXT PRIMARY KEY NOT NULL,
+    program_id  TEXT NOT NULL REFERENCES programs(id),
+    staff_id    TEXT NOT NULL REFERENCES staff_users(id),
+    expires_at  TIMESTAMP NOT NULL,
+    used_at     TIMESTAMP,
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE INDEX staff_invitations_staff ON staff_invitations (staff_id);
+
+-- Every admin write: who, what, when, and the fields it changed. Append-only: the database
+-- itself refuses an UPDATE or DELETE.
+CREATE TABLE audit_log (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    program_id   TEXT NOT NULL REFERENCES programs(id),
+    -- the staff user; NULL for the operator's command line
+    actor_id     TEXT REFERENCES staff_users(id),
+    action       TEXT NOT NULL,
+    target_type  TEXT NOT NULL,
+    target_id    TEXT,
+    -- JSON: {"field": {"before": .., "after": ..}} for the fields that changed
+    changes      TEXT NOT NULL,
+    created_at   TIMESTAMP NOT NULL
+);
+CREATE INDEX audit_log_program ON audit_log (program_id, id);
+
+CREATE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();

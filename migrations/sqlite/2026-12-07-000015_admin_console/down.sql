@@ -1,0 +1,15 @@
+DROP TRIGGER audit_log_no_update;
+DROP TRIGGER audit_log_no_delete;
+DROP TABLE audit_log;
+DROP TABLE staff_invitations;
+ALTER TABLE staff_users DROP COLUMN disabled_at;
+ALTER TABLE staff_users DROP COLUMN token_version;
+DROP INDEX locations_name;
+ALTER TABLE locations DROP COLUMN archived_at;
+ALTER TABLE locations DROP COLUMN address;
+ALTER TABLE programs DROP COLUMN public_enrolment;
+ALTER TABLE programs DROP COLUMN terms_text_fr;
+ALTER TABLE programs DROP COLUMN terms_text;
+ALTER TABLE programs DROP COLUMN contact_text_fr;
+ALTER TABLE programs DROP COLUMN contact_text;
+ALTER TABLE programs DROP COLUMN earn_rounding;
