@@ -444,6 +444,17 @@ impl TestApp {
         self.db.read(move |c| Ok(diesel::sql_query(sql).get_result::<N>(c)?.n)).await.expect("count")
     }
 
+    /// Another node on this app's database (its own pool, caches and HTTP server), as a second
+    /// `encarte serve` behind the load balancer would be: its base URL. It stops with the test.
+    pub async fn second_node(&self) -> String {
+        let node = Application::build_with(self.config.clone(), encarte::startup::registry)
+            .await
+            .expect("a second node builds on the same database");
+        let address = format!("http://127.0.0.1:{}", node.port());
+        tokio::spawn(node.run_until_stopped());
+        address
+    }
+
     /// Raw SQL write, for states no API call makes (a row deleted or changed behind the service's back).
     pub async fn exec(&self, sql: &str) -> usize {
         use diesel::prelude::*;

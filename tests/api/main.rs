@@ -8,7 +8,9 @@ mod apns_mock;
 mod google_mock;
 mod helpers;
 
+mod admin_members;
 mod admin_program;
+mod admin_staff;
 mod apple_wallet;
 mod auth;
 mod browser;
