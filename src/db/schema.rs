@@ -601,6 +601,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    staff_sessions (token_hash) {
+        token_hash -> Text,
+        program_id -> Text,
+        staff_id -> Text,
+        token_version -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         program_id -> Text,

@@ -42,6 +42,25 @@ impl Currency {
 }
 serde_via_parse!(Currency, String);
 
+/// An amount as people type it, in cents: `12`, `12.5`, `12,50`, `1 250,00` (spaces are
+/// thousands separators), never negative, at most two decimals. Read from the digits, with no
+/// floating point on the way.
+pub fn parse_amount(text: &str) -> Result<i64, Invalid> {
+    let invalid = || Invalid::new("an amount such as 12,50");
+    let compact: String = text.trim().chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}')).collect();
+    let (units, decimals) = match compact.split_once([',', '.']) {
+        Some((u, d)) => (u, d),
+        None => (compact.as_str(), ""),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(units) || (!decimals.is_empty() && !digits(decimals)) || decimals.len() > 2 || units.len() > 12 {
+        return Err(invalid());
+    }
+    let units: i64 = units.parse().map_err(|_| invalid())?;
+    let cents: i64 = format!("{decimals:0<2}").parse().map_err(|_| invalid())?;
+    Ok(units * 100 + cents)
+}
+
 /// An amount as people read it: `5,00 €` in French, `€5.00` in English; other currencies by
 /// their code. Pages and e-mails both show money through this.
 pub fn display(cents: i64, currency: &str, locale: super::text::Locale) -> String {
@@ -65,6 +84,27 @@ pub fn display(cents: i64, currency: &str, locale: super::text::Locale) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_as_typed() {
+        for (text, cents) in
+            [("12", 1200), ("12,5", 1250), ("12.50", 1250), (" 1 250,00 ", 125_000), ("0,05", 5), ("7.", 700)]
+        {
+            assert_eq!(parse_amount(text), Ok(cents), "{text:?}");
+        }
+        for bad in ["", "-1", "12,505", "1e3", "12,5,0", ",50", "douze", "1 2 3 4 5 6 7 8 9 0 1 2 3"] {
+            assert!(parse_amount(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_round_trips(text in ".{0,20}", cents in 0i64..1_000_000_000) {
+            let _ = parse_amount(&text);
+            let shown = format!("{},{:02}", cents / 100, cents % 100);
+            proptest::prop_assert_eq!(parse_amount(&shown), Ok(cents));
+        }
+    }
 
     #[test]
     fn cents_and_currency() {

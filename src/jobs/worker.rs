@@ -210,6 +210,7 @@ impl Worker {
             // Guessing windows are minutes long: a day-old counter counts nothing.
             repo::rate_limits::purge_before(c, repo::now() - chrono::Duration::days(1))?;
             repo::customer_auth::purge_expired(c, repo::now())?;
+            repo::staff::purge_expired_sessions(c, repo::now())?;
             Ok(keys)
         };
         match self.db.write(purge).await {

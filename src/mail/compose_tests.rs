@@ -97,6 +97,12 @@ fn samples(key: &LinkKey) -> Vec<(Mail, [&'static str; 2], [&'static str; 2], St
             card.clone(),
         ),
         (
+            Mail::StaffInvitation { program_id: program_id.clone(), invitation_id: "i1".into() },
+            ["You are invited to the Café Lumière console", "Vous êtes invité(e) sur la console Café Lumière"],
+            ["Choose your password to sign in", "Choisissez votre mot de passe pour vous connecter"],
+            format!("{URL}{}", crate::service::staff::invitation_path(key, "i1")),
+        ),
+        (
             Mail::TierChanged {
                 program_id,
                 customer_id,

@@ -129,6 +129,13 @@ pub async fn login(
     password: String,
     client: Option<&str>,
 ) -> AppResult<LoginResponse> {
+    let staff = check_credentials(db, email, password, client).await?;
+    signed_in(db, keys, staff).await
+}
+
+/// The enabled staff user these credentials are, counted against the sign-in limits: for a token
+/// (`POST /auth/login`) or a console session alike.
+pub async fn check_credentials(db: &Db, email: &str, password: String, client: Option<&str>) -> AppResult<StaffUser> {
     let invalid = || AppError::unauthorized("invalid_credentials", "wrong e-mail or password");
     let mut limits = vec![(format!("staff_login:email:{}", email.trim().to_lowercase()), LOGIN_LIMITS.0)];
     if let Some(client) = client {
@@ -149,7 +156,7 @@ pub async fn login(
     if staff.disabled_at.is_some() {
         return Err(AppError::forbidden("this account is disabled: ask the programme's owner"));
     }
-    signed_in(db, keys, staff).await
+    Ok(staff)
 }
 
 /// Whether `password` is the user's, in the same time whether or not there is such a user (or

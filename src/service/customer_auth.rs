@@ -137,6 +137,7 @@ pub async fn logout(db: &Db, cookie: String) -> AppResult<()> {
     db.write(move |c| Ok(repo::customer_auth::delete_session(c, &hash(&cookie)).map(drop)?)).await
 }
 
-fn hash(token: &str) -> String {
+/// What the database keeps of a session cookie or other bearer secret: its SHA-256, in hex.
+pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

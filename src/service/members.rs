@@ -224,7 +224,7 @@ pub async fn update(db: &Db, actor: &Actor, id: String, input: ProfileInput) -> 
         if let Some(locale) = input.locale {
             locale.as_str().clone_into(&mut profile.locale);
         }
-        let signals = super::referrals::enrol::signals(c, &profile.email, profile.phone.as_deref(), None)?;
+        let signals = super::referrals::signals(c, &profile.email, profile.phone.as_deref(), None)?;
         profile.email_key = Some(signals.email_key);
         profile.phone_key = signals.phone_key;
         let mut changes = Map::new();
@@ -296,6 +296,25 @@ pub async fn erase(db: &Db, actor: &Actor, id: String, input: Erasure) -> AppRes
         }
         let (customer, card) = find(c, &actor.program_id, &id)?;
         detail(c, &customer, &card)
+    })
+    .await
+}
+
+/// Sends the member their card link again (the welcome e-mail, with the wallet buttons): for a
+/// customer who lost it or changed phones. Logged.
+pub async fn resend_card_link(db: &Db, actor: &Actor, id: String) -> AppResult<()> {
+    actor.require(Role::Manager)?;
+    let actor = actor.clone();
+    db.write(move |c| {
+        let (customer, card) = find(c, &actor.program_id, &id)?;
+        if customer.erased_at.is_some() || card.status == CardStatus::Closed {
+            return Err(AppError::unprocessable("card_closed", "this member's card is closed"));
+        }
+        let mail =
+            crate::mail::Mail::Welcome { program_id: actor.program_id.clone(), customer_id: customer.id.clone() };
+        crate::mail::queue(c, &mail)?;
+        let what = What::new("customer.resend_card_link", "customer", &customer.id);
+        audit::record(c, &actor, what, &json!({}), &json!({"card_link": "sent"}))
     })
     .await
 }

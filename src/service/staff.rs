@@ -246,8 +246,7 @@ fn role_of(s: &StaffUser) -> AppResult<Role> {
     Role::parse(&s.role).map_err(|e| AppError::Internal(anyhow::anyhow!("staff role: {e}")))
 }
 
-/// Sets the password of the invitation's user and signs them in. The link works once, for 72
-/// hours, and only while the user is enabled.
+/// Sets the password of the invitation's user and gives them a token.
 pub async fn accept_invitation(
     db: &Db,
     keys: &AuthKeys,
@@ -255,33 +254,46 @@ pub async fn accept_invitation(
     token: &str,
     password: NewPassword,
 ) -> AppResult<LoginResponse> {
+    let staff = accept(db, link_key, token, password).await?;
+    super::auth::signed_in(db, keys, staff).await
+}
+
+/// Whether the invitation link is one we signed and may still be used (its page shows the form,
+/// or says why not).
+pub async fn invitation_usable(db: &Db, link_key: &LinkKey, token: &str) -> AppResult<()> {
+    let unknown = || AppError::not_found("invitation_not_found", "this invitation link is not valid");
+    let id = link_key.verify(INVITATION_PURPOSE, token).ok_or_else(unknown)?.to_owned();
+    db.read(move |c| check_invitation(&repo::staff::find_invitation(c, &id)?.ok_or_else(unknown)?, repo::now())).await
+}
+
+/// Sets the password of the invitation's user: the user as they now are. The link works once,
+/// for 72 hours, and only while the user is enabled.
+pub async fn accept(db: &Db, link_key: &LinkKey, token: &str, password: NewPassword) -> AppResult<StaffUser> {
     let unknown = || AppError::not_found("invitation_not_found", "this invitation link is not valid");
     let id = link_key.verify(INVITATION_PURPOSE, token).ok_or_else(unknown)?.to_owned();
     let hash = crate::db::blocking(move || super::auth::hash_password(password.as_str())).await?;
-    let staff = db
-        .write(move |c| {
-            let invitation = repo::staff::find_invitation(c, &id)?.ok_or_else(unknown)?;
-            check_invitation(&invitation, repo::now())?;
-            let staff = repo::staff::find(c, &invitation.program_id, &invitation.staff_id)?.ok_or_else(unknown)?;
-            if staff.disabled_at.is_some() {
-                return Err(AppError::forbidden("this account is disabled: ask the programme's owner"));
-            }
-            if repo::staff::use_invitation(c, &id, repo::now())? == 0 {
-                return Err(used());
-            }
-            repo::staff::set_password(c, &staff.id, &hash)?;
-            let actor = Actor {
-                staff_id: staff.id.clone(),
-                program_id: staff.program_id.clone(),
-                role: role_of(&staff)?,
-                location_id: staff.location_id.clone(),
-            };
-            let what = What::new("staff.password", "staff", &staff.id);
-            audit::record(c, &actor, what, &json!({}), &json!({"password": "set from an invitation"}))?;
-            repo::staff::find(c, &staff.program_id, &staff.id)?.ok_or_else(unknown)
-        })
-        .await?;
-    super::auth::signed_in(db, keys, staff).await
+    db.write(move |c| {
+        let invitation = repo::staff::find_invitation(c, &id)?.ok_or_else(unknown)?;
+        check_invitation(&invitation, repo::now())?;
+        let staff = repo::staff::find(c, &invitation.program_id, &invitation.staff_id)?.ok_or_else(unknown)?;
+        if staff.disabled_at.is_some() {
+            return Err(AppError::forbidden("this account is disabled: ask the programme's owner"));
+        }
+        if repo::staff::use_invitation(c, &id, repo::now())? == 0 {
+            return Err(used());
+        }
+        repo::staff::set_password(c, &staff.id, &hash)?;
+        let actor = Actor {
+            staff_id: staff.id.clone(),
+            program_id: staff.program_id.clone(),
+            role: role_of(&staff)?,
+            location_id: staff.location_id.clone(),
+        };
+        let what = What::new("staff.password", "staff", &staff.id);
+        audit::record(c, &actor, what, &json!({}), &json!({"password": "set from an invitation"}))?;
+        repo::staff::find(c, &staff.program_id, &staff.id)?.ok_or_else(unknown)
+    })
+    .await
 }
 
 fn used() -> AppError {

@@ -16,6 +16,7 @@ mod auth;
 mod browser;
 mod card_page;
 mod cards;
+mod console;
 mod conversions;
 mod customers;
 mod edge;

@@ -31,6 +31,18 @@ CREATE TABLE staff_invitations (
 );
 CREATE INDEX staff_invitations_staff ON staff_invitations (staff_id);
 
+-- Console sign-ins: the cookie is random, the database keeps its SHA-256. A session speaks for its
+-- user only while their token version is still the one it was opened at.
+CREATE TABLE staff_sessions (
+    token_hash     TEXT PRIMARY KEY NOT NULL,
+    program_id     TEXT NOT NULL REFERENCES programs(id),
+    staff_id       TEXT NOT NULL REFERENCES staff_users(id),
+    token_version  BIGINT NOT NULL,
+    created_at     TIMESTAMP NOT NULL,
+    expires_at     TIMESTAMP NOT NULL
+);
+CREATE INDEX staff_sessions_staff ON staff_sessions (staff_id);
+
 -- Every admin write: who, what, when, and the fields it changed. Append-only: the database
 -- itself refuses an UPDATE or DELETE.
 CREATE TABLE audit_log (

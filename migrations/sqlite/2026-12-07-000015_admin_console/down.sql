@@ -1,6 +1,7 @@
 DROP TRIGGER audit_log_no_update;
 DROP TRIGGER audit_log_no_delete;
 DROP TABLE audit_log;
+DROP TABLE staff_sessions;
 DROP TABLE staff_invitations;
 ALTER TABLE staff_users DROP COLUMN disabled_at;
 ALTER TABLE staff_users DROP COLUMN token_version;

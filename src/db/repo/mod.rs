@@ -27,6 +27,7 @@ pub mod cards;
 pub mod conversions;
 pub mod customer_auth;
 pub mod customers;
+pub mod dashboard;
 pub mod expiry;
 pub mod google;
 pub mod idempotency;

@@ -136,3 +136,49 @@ pub fn retire_invitations(conn: &mut DbConn, staff_id: &str, at: NaiveDateTime) 
     .set(staff_invitations::used_at.eq(at))
     .execute(conn)
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = crate::db::schema::staff_sessions)]
+pub struct Session {
+    pub token_hash: String,
+    pub program_id: String,
+    pub staff_id: String,
+    pub token_version: i64,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
+    use crate::db::schema::staff_sessions;
+    diesel::insert_into(staff_sessions::table).values(session).execute(conn).map(drop)
+}
+
+pub fn find_session(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) -> QueryResult<Option<Session>> {
+    use crate::db::schema::staff_sessions;
+    staff_sessions::table
+        .find(token_hash)
+        .filter(staff_sessions::expires_at.gt(now))
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn delete_session(conn: &mut DbConn, token_hash: &str) -> QueryResult<usize> {
+    use crate::db::schema::staff_sessions;
+    diesel::delete(staff_sessions::table.find(token_hash)).execute(conn)
+}
+
+/// Ends every console session of the user and retires every token they hold.
+pub fn sign_out_everywhere(conn: &mut DbConn, staff_id: &str) -> QueryResult<usize> {
+    use crate::db::schema::staff_sessions;
+    diesel::update(staff_users::table.find(staff_id))
+        .set(staff_users::token_version.eq(staff_users::token_version + 1))
+        .execute(conn)?;
+    diesel::delete(staff_sessions::table.filter(staff_sessions::staff_id.eq(staff_id))).execute(conn)
+}
+
+/// Housekeeping: sessions past their expiry open nothing.
+pub fn purge_expired_sessions(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::db::schema::staff_sessions;
+    diesel::delete(staff_sessions::table.filter(staff_sessions::expires_at.lt(now))).execute(conn)
+}

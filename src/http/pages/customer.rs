@@ -244,7 +244,7 @@ pub async fn logout(page: Page, form: Form) -> HttpResponse {
 /// A path of this site to send the visitor back to, or None: not another site's `//host`, nor a
 /// backslash (browsers read `/\host` as `//host`), nor a CR/LF that would split the Location
 /// header (or fail it: a 500).
-fn local_path(next: &str) -> Option<&str> {
+pub(crate) fn local_path(next: &str) -> Option<&str> {
     let clean = next.starts_with('/')
         && !next.starts_with("//")
         && !next.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');

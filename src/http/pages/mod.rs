@@ -2,6 +2,7 @@
 //! Rendered on the server from `templates/pages/`, in the visitor's language, with headers that
 //! keep the card link (a bearer secret in the URL) out of Referer and caches.
 
+pub mod admin;
 pub mod assets;
 pub mod csrf;
 pub mod customer;
@@ -102,6 +103,7 @@ pub(crate) fn error_page(
 }
 
 /// What every page handler works with, taken from the app's data in one extractor.
+#[derive(Clone)]
 pub struct Page {
     pub req: HttpRequest,
     pub templates: web::Data<Templates>,
@@ -230,5 +232,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/c/{token}").get(card_page))
         .service(web::resource("/c/{token}/rewards/{reward_id}").post(claim_reward))
         .service(web::resource("/c/{token}/data.json").get(data_export))
-        .service(web::resource("/c/{token}/delete").get(delete_confirm).post(delete_account));
+        .service(web::resource("/c/{token}/delete").get(delete_confirm).post(delete_account))
+        .configure(admin::configure);
 }

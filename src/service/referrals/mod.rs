@@ -9,7 +9,7 @@
 //! - `codes`: each card's referral code, and the backfill for older cards.
 
 mod codes;
-pub(crate) mod enrol;
+mod enrol;
 mod hooks;
 mod reports;
 mod settings;
