@@ -612,6 +612,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    program_designs (program_id, stage) {
+        program_id -> Text,
+        stage -> Text,
+        design -> Text,
+        fingerprint -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    program_design_images (program_id, stage, name) {
+        program_id -> Text,
+        stage -> Text,
+        name -> Text,
+        bytes -> Binary,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         program_id -> Text,

@@ -75,13 +75,21 @@ async fn callback(db: web::Data<Db>, google: web::Data<Channel>, body: web::Byte
 }
 
 /// A PNG of a pass design (Google only takes images from public URLs).
-async fn design_image(apple: web::Data<AppleWallet>, path: web::Path<(String, String)>) -> AppResult<HttpResponse> {
+/// A programme's console design is `program-{id}`, read from the database.
+async fn design_image(
+    db: web::Data<Db>,
+    apple: web::Data<AppleWallet>,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
     let (design, file) = path.into_inner();
-    let bytes = apple
-        .designs
-        .get(&design)
-        .and_then(|d| d.image(&file))
-        .ok_or_else(|| AppError::not_found("image_not_found", "no such design image"))?;
+    let bytes = match design.strip_prefix("program-") {
+        Some(program_id) => crate::service::designs::published_image(&db, program_id.to_owned(), file).await?,
+        None => apple
+            .designs
+            .get(&design)
+            .and_then(|d| d.image(&file))
+            .ok_or_else(|| AppError::not_found("image_not_found", "no such design image"))?,
+    };
     Ok(HttpResponse::Ok()
         .content_type("image/png")
         .insert_header(("Cache-Control", "public, max-age=86400"))

@@ -44,9 +44,16 @@ fn snapshot(
 ) -> AppResult<Snapshot> {
     let program = repo::programs::find(conn, &card.program_id)?;
     let customer = repo::customers::find(conn, &card.program_id, &card.customer_id)?;
-    let design_name =
-        program.pass_design.clone().filter(|d| apple.designs.contains_key(d)).unwrap_or(apple.default_design.clone());
-    let design = apple.design(Some(&design_name));
+    let stored = super::designs::published(conn, apple, &program)?;
+    let design_name = match &stored {
+        Some(_) => format!("program-{}", program.id),
+        None => program
+            .pass_design
+            .clone()
+            .filter(|d| apple.designs.contains_key(d))
+            .unwrap_or(apple.default_design.clone()),
+    };
+    let design = stored.as_deref().unwrap_or_else(|| apple.design(Some(&design_name)));
     let logo = ["google-logo.png", "icon@3x.png", "icon.png"].into_iter().find_map(|name| {
         design
             .image_digests()

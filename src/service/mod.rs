@@ -11,6 +11,7 @@ pub mod customer_auth;
 pub mod customer_pages;
 pub mod customers;
 pub mod dashboard;
+pub mod designs;
 pub mod expiry;
 pub mod google_wallet;
 pub mod idempotency;

@@ -64,6 +64,8 @@ pub async fn for_link(db: &Db, wallet: Arc<AppleWallet>, token: String, public_u
 pub struct Signing {
     wallet: Arc<AppleWallet>,
     design: Option<String>,
+    /// The programme's published console design, which wins over `design`.
+    stored: Option<Arc<crate::wallet::apple::Design>>,
     input: PassInput,
     last_modified: NaiveDateTime,
     card_id: String,
@@ -73,8 +75,10 @@ pub struct Signing {
 pub fn prepare(conn: &mut DbConn, wallet: &Arc<AppleWallet>, card: &Card, public_url: &str) -> AppResult<Signing> {
     let program = repo::programs::find(conn, &card.program_id)?;
     let input = input(conn, wallet, card, &program, public_url)?;
+    let stored = super::designs::published(conn, wallet, &program)?;
     Ok(Signing {
         wallet: wallet.clone(),
+        stored,
         design: program.pass_design,
         input,
         last_modified: card.pass_updated_at,
@@ -85,7 +89,8 @@ pub fn prepare(conn: &mut DbConn, wallet: &Arc<AppleWallet>, card: &Card, public
 /// RSA signing is CPU work: done off the async workers.
 pub async fn sign(s: Signing) -> AppResult<PassFile> {
     blocking(move || {
-        let bytes = apple::render(&s.wallet.identity, s.wallet.design(s.design.as_deref()), &s.input)
+        let design = s.stored.as_deref().unwrap_or_else(|| s.wallet.design(s.design.as_deref()));
+        let bytes = apple::render(&s.wallet.identity, design, &s.input)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering the pass of card {}: {e}", s.card_id)))?;
         Ok(PassFile { bytes, last_modified: s.last_modified })
     })
@@ -213,6 +218,10 @@ pub struct DesignDto {
 }
 
 fn design_dto(wallet: &AppleWallet, program: &Program) -> DesignDto {
+    if program.pass_design.as_deref() == Some(super::designs::CONSOLE) {
+        let available = wallet.designs.keys().cloned().collect();
+        return DesignDto { design: super::designs::CONSOLE.to_owned(), chosen: true, available };
+    }
     let chosen = program.pass_design.as_ref().filter(|name| wallet.designs.contains_key(*name));
     DesignDto {
         design: chosen.cloned().unwrap_or_else(|| wallet.default_design.clone()),

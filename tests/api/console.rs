@@ -371,3 +371,141 @@ async fn shops_staff_members_promos_and_referral_pages_work_end_to_end() {
     assert!(owner.get("/admin/referral").await.body.contains("id=\"referred\">0<"));
     app.run_jobs().await;
 }
+
+/// A solid PNG of `w`×`h` pixels.
+fn png(w: u32, h: u32, rgba: [u8; 4]) -> Vec<u8> {
+    let img = image::RgbaImage::from_pixel(w, h, image::Rgba(rgba));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgba8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// Posts the design form as a browser does: multipart/form-data, with the session cookie.
+async fn post_design(
+    app: &TestApp,
+    browser: &mut Phone<'_>,
+    fields: &[(&str, &str)],
+    files: &[(&str, Vec<u8>)],
+) -> (StatusCode, String) {
+    let csrf = browser.get("/admin/design").await.csrf();
+    let boundary = "----encarte-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("csrf", csrf.as_str())].iter().chain(fields) {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let jar: Vec<String> = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/admin/design"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header("cookie", jar.join("; "))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+fn zip_file(pkpass: &[u8], name: &str) -> Vec<u8> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(pkpass)).unwrap();
+    let mut file = archive.by_name(name).unwrap();
+    let mut out = Vec::new();
+    file.read_to_end(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn a_design_made_in_the_console_is_previewed_then_published_on_every_pass() {
+    let app = spawn_app().await;
+    let card = app.enrol("zoe@example.fr").await;
+    let mut owner = signed_in(&app, "owner@shop.test").await;
+    let page = owner.get("/admin/design").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"pass-preview\""));
+
+    let colours = [
+        ("background_color", "#123456"),
+        ("foreground_color", "#ffffff"),
+        ("label_color", "#ffcc00"),
+        ("logo_text", "Chez Zoé"),
+    ];
+    let (status, body) = post_design(&app, &mut owner, &colours, &[("logo", b"GIF89a not a png".to_vec())]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("id=\"design-error\"") && body.contains("a PNG file"), "{body}");
+    let (status, body) = post_design(&app, &mut owner, &colours, &[("logo", png(100, 20, [0, 0, 0, 255]))]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "too small: {body}");
+    let (status, body) = post_design(&app, &mut owner, &[("background_color", "blue")], &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (status, body) = post_design(
+        &app,
+        &mut owner,
+        &colours,
+        &[("logo", png(960, 300, [220, 20, 60, 255])), ("strip", png(2250, 864, [0, 128, 0, 255]))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let page = owner.get("/admin/design").await;
+    assert!(page.body.contains("id=\"unpublished\"") && page.body.contains("value=\"#123456\""), "{}", page.body);
+    let css = owner.get("/admin/design/preview.css").await;
+    assert!(css.body.contains("--bg: #123456"), "{}", css.body);
+    let logo = owner.get("/admin/design/draft/logo@2x.png").await;
+    assert_eq!(logo.status, StatusCode::OK);
+    // Before publishing, passes are as they were.
+    let pass_path = format!("/api/v1/cards/{}/pass.pkpass", card["id"].as_str().unwrap());
+    let download = |app: &TestApp| {
+        let req = app.client.get(app.url(&pass_path)).bearer_auth(&app.staff.owner);
+        async move { req.send().await.unwrap().bytes().await.unwrap().to_vec() }
+    };
+    let before = download(&app).await;
+    let default_logo =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/passes/default/logo.png"))
+            .unwrap();
+    assert_eq!(zip_file(&before, "logo.png"), default_logo);
+
+    let csrf = owner.get("/admin/design").await.csrf();
+    let published = owner.post("/admin/design/publish", &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (published.status, published.headers["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/admin/design?done=published")
+    );
+    assert_eq!(app.count("programs", "pass_design = '@console'").await, 1);
+    assert_eq!(
+        app.count("outbox_jobs", "kind = 'passes_refresh' AND state = 'pending'").await,
+        1,
+        "every pass is redrawn"
+    );
+    app.run_jobs().await;
+    assert_eq!(app.count("outbox_jobs", "kind = 'passes_refresh' AND state = 'pending'").await, 0);
+
+    let after = download(&app).await;
+    let logo = zip_file(&after, "logo.png");
+    assert_ne!(logo, default_logo);
+    let decoded = image::load_from_memory(&logo).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (160, 50), "1x of a 960×300 logo");
+    let pass: serde_json::Value = serde_json::from_slice(&zip_file(&after, "pass.json")).unwrap();
+    assert_eq!((&pass["backgroundColor"], &pass["logoText"]), (&json!("rgb(18, 52, 86)"), &json!("Chez Zoé")));
+    let strip = image::load_from_memory(&zip_file(&after, "strip@3x.png")).unwrap();
+    assert_eq!((strip.width(), strip.height()), (1125, 432));
+    assert!(!owner.get("/admin/design").await.body.contains("id=\"unpublished\""));
+    let (_, log) = app.get("/api/v1/audit", &app.staff.owner).await;
+    let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["design.publish", "design.draft"]);
+    let (_, api) = app.get("/api/v1/program/pass-design", &app.staff.owner).await;
+    assert_eq!(api["design"], "@console");
+}

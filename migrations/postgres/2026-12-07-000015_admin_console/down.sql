@@ -1,6 +1,8 @@
 DROP TRIGGER audit_log_append_only ON audit_log;
 DROP FUNCTION audit_log_append_only();
 DROP TABLE audit_log;
+DROP TABLE program_design_images;
+DROP TABLE program_designs;
 DROP TABLE staff_sessions;
 DROP TABLE staff_invitations;
 ALTER TABLE staff_users DROP COLUMN disabled_at;

@@ -43,6 +43,25 @@ CREATE TABLE staff_sessions (
 );
 CREATE INDEX staff_sessions_staff ON staff_sessions (staff_id);
 
+-- Pass designs made in the console, stored here so that every node draws the same passes: a
+-- draft (what the preview shows) and the published one (what passes are drawn with, once the
+-- programme's pass_design is '@console'). `design` is a design.json; images by file name.
+CREATE TABLE program_designs (
+    program_id   TEXT NOT NULL REFERENCES programs(id),
+    stage        TEXT NOT NULL CHECK (stage IN ('draft', 'published')),
+    design       TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    updated_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (program_id, stage)
+);
+CREATE TABLE program_design_images (
+    program_id  TEXT NOT NULL REFERENCES programs(id),
+    stage       TEXT NOT NULL CHECK (stage IN ('draft', 'published')),
+    name        TEXT NOT NULL,
+    bytes       BLOB NOT NULL,
+    PRIMARY KEY (program_id, stage, name)
+);
+
 -- Every admin write: who, what, when, and the fields it changed. Append-only: the database
 -- itself refuses an UPDATE or DELETE.
 CREATE TABLE audit_log (

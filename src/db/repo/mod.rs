@@ -28,6 +28,7 @@ pub mod conversions;
 pub mod customer_auth;
 pub mod customers;
 pub mod dashboard;
+pub mod designs;
 pub mod expiry;
 pub mod google;
 pub mod idempotency;

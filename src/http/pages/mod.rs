@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::render::{Lang, Templates};
 
 /// Scripts and styles from us only; frames nowhere; forms post to us only.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
                    connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
 
 /// The cookie that remembers the language chosen with the switch.

@@ -8,7 +8,7 @@ use std::io::{Cursor, Write};
 use std::path::Path;
 
 use openssl::hash::{MessageDigest, hash};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
@@ -33,9 +33,29 @@ pub enum DesignError {
 }
 
 /// A colour as Wallet wants it: `rgb(r, g, b)` (hex is only understood since iOS 18).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl From<Rgb> for String {
+    fn from(c: Rgb) -> String {
+        c.to_string()
+    }
+}
+
+impl Rgb {
+    /// `#rrggbb`, as an HTML colour input gives and takes it.
+    pub fn hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
+
+    pub fn from_hex(s: &str) -> Option<Rgb> {
+        let h = s.trim().strip_prefix('#')?;
+        let byte = |i: usize| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok());
+        (h.len() == 6).then_some(())?;
+        Some(Rgb(byte(0)?, byte(2)?, byte(4)?))
+    }
+}
 
 impl TryFrom<String> for Rgb {
     type Error = String;
@@ -59,14 +79,14 @@ impl fmt::Display for Rgb {
 }
 
 /// A text in each language the passes ship (`en.lproj`, `fr.lproj`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
     pub en: String,
     pub fr: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BarcodeFormat {
     #[default]
@@ -76,23 +96,23 @@ pub enum BarcodeFormat {
     Code128,
 }
 
-/// `design.json`, as written by a designer.
-#[derive(Debug, Deserialize)]
+/// `design.json`, as written by a designer (or by the console).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct DesignFile {
+pub struct DesignFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_text: Option<String>,
+    pub foreground_color: Rgb,
+    pub background_color: Rgb,
+    pub label_color: Rgb,
     #[serde(default)]
-    organization_name: Option<String>,
-    #[serde(default)]
-    logo_text: Option<String>,
-    foreground_color: Rgb,
-    background_color: Rgb,
-    label_color: Rgb,
-    #[serde(default)]
-    barcode_format: BarcodeFormat,
-    #[serde(default)]
-    terms: Option<Localized>,
-    #[serde(default)]
-    contact: Option<String>,
+    pub barcode_format: BarcodeFormat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<Localized>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
 }
 
 /// A loaded design, ready to be stamped on many passes.
@@ -162,7 +182,9 @@ impl Design {
         Self::from_files("(built-in default design)", json, images)
     }
 
-    fn from_files(origin: &str, json: &[u8], mut files: Vec<(String, Vec<u8>)>) -> Result<Design, DesignError> {
+    /// A design from a design.json and its images, wherever they are kept (a folder, the
+    /// database); `origin` names it in errors.
+    pub fn from_files(origin: &str, json: &[u8], mut files: Vec<(String, Vec<u8>)>) -> Result<Design, DesignError> {
         let file: DesignFile = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(json))
             .map_err(|e| DesignError::Invalid { path: format!("{origin}/design.json"), message: e.to_string() })?;
         // Sorted so that manifests and archives come out the same on every machine.
@@ -207,6 +229,25 @@ impl Design {
             images_zip,
             fingerprint,
         })
+    }
+
+    /// What its design.json says, to start a new design from.
+    pub fn file(&self) -> DesignFile {
+        DesignFile {
+            organization_name: self.organization_name.clone(),
+            logo_text: self.logo_text.clone(),
+            foreground_color: self.foreground_color,
+            background_color: self.background_color,
+            label_color: self.label_color,
+            barcode_format: self.barcode_format,
+            terms: self.terms.clone(),
+            contact: self.contact.clone(),
+        }
+    }
+
+    /// Every image, by name, uncompressed.
+    pub fn image_files(&self) -> Vec<(String, Vec<u8>)> {
+        self.images.iter().filter_map(|(name, _)| Some((name.clone(), self.image(name)?))).collect()
     }
 
     /// The organisation the passes of `program_name` are from (Apple's organizationName, Google's

@@ -6,6 +6,7 @@ pub mod apns;
 pub mod bundle;
 pub mod certs;
 pub mod design;
+pub mod images;
 pub mod pass;
 
 #[cfg(test)]

@@ -28,3 +28,33 @@
     if (el) el.addEventListener("input", update);
   });
 })();
+// The design preview follows the colours, the text and the files chosen, before they are saved.
+(function () {
+  "use strict";
+  var preview = document.getElementById("pass-preview");
+  if (!preview) return;
+  [["background_color", "--bg"], ["foreground_color", "--fg"], ["label_color", "--lb"]].forEach(function (pair) {
+    var input = document.getElementById(pair[0]);
+    if (input) input.addEventListener("input", function () { preview.style.setProperty(pair[1], input.value); });
+  });
+  var text = document.getElementById("logo_text"), shown = document.getElementById("preview-logo-text");
+  if (text && shown) text.addEventListener("input", function () { shown.textContent = text.value || text.placeholder; });
+  [["logo", "preview-logo", ".pass-head"], ["strip", "preview-strip", ".pass-head"]].forEach(function (f) {
+    var input = document.getElementById(f[0]);
+    if (!input) return;
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) return;
+      var img = document.getElementById(f[1]);
+      if (!img) {
+        img = document.createElement("img");
+        img.id = f[1];
+        img.alt = "";
+        var head = preview.querySelector(f[2]);
+        if (f[0] === "logo") head.insertBefore(img, head.firstChild);
+        else { img.className = "pass-strip"; head.parentNode.insertBefore(img, head.nextSibling); }
+      }
+      img.src = URL.createObjectURL(file);
+    });
+  });
+})();

@@ -4,6 +4,7 @@
 //! the API share one validation; a refusal shows the page again with the message at its field.
 
 mod account;
+mod design;
 mod home;
 mod members;
 mod program;
@@ -176,6 +177,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/program/tiers").post(program::save_tiers))
         .service(web::resource("/admin/program/rewards").post(program::add_reward))
         .service(web::resource("/admin/program/rewards/{id}/archive").post(program::archive_reward))
+        .service(web::resource("/admin/design").get(design::page).post(design::save))
+        .service(web::resource("/admin/design/publish").post(design::publish))
+        .service(web::resource("/admin/design/preview.css").get(design::preview_css))
+        .service(web::resource("/admin/design/draft/{name}").get(design::draft_image))
         .service(web::resource("/admin/shops").get(shops::page).post(shops::add_shop))
         .service(web::resource("/admin/shops/{id}").post(shops::rename_shop))
         .service(web::resource("/admin/shops/{id}/archive").post(shops::archive_shop))
