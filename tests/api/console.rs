@@ -509,3 +509,47 @@ async fn a_design_made_in_the_console_is_previewed_then_published_on_every_pass(
     let (_, api) = app.get("/api/v1/program/pass-design", &app.staff.owner).await;
     assert_eq!(api["design"], "@console");
 }
+
+#[tokio::test]
+async fn every_console_page_with_its_assets_weighs_under_150_kb_in_both_languages() {
+    let app = spawn_app().await;
+    let card = app.enrol("zoe@example.fr").await;
+    let mut owner = signed_in(&app, "owner@shop.test").await;
+    let member = format!("/admin/members/{}", card["customer_id"].as_str().unwrap());
+    let assets: usize = ["/assets/admin.css", "/assets/admin.js"]
+        .iter()
+        .map(|a| async { owner_len(&app, a).await })
+        .collect::<futures::future::JoinAll<_>>()
+        .await
+        .into_iter()
+        .sum();
+    for lang in ["en", "fr"] {
+        for path in [
+            "/admin",
+            "/admin/program",
+            "/admin/design",
+            "/admin/shops",
+            "/admin/members",
+            &member,
+            "/admin/promos",
+            "/admin/referral",
+            "/admin/password",
+        ] {
+            let page = owner.get(&format!("{path}?lang={lang}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+            assert!(page.body.contains(&format!("<html lang=\"{lang}\">")), "{path}");
+            assert!(page.body.contains("name=\"viewport\" content=\"width=device-width"), "{path}");
+            assert!(
+                !page.body.contains("http://") && !page.body.contains("https://"),
+                "{path}: nothing from elsewhere"
+            );
+            let weight = page.body.len() + assets;
+            assert!(weight < 150_000, "{path} in {lang}: {weight} bytes");
+        }
+    }
+    app.run_jobs().await;
+}
+
+async fn owner_len(app: &TestApp, path: &str) -> usize {
+    app.client.get(app.url(path)).send().await.unwrap().bytes().await.unwrap().len()
+}
