@@ -73,7 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/conversions").post(api::conversions::schedule).get(api::conversions::list))
                 .service(web::resource("/conversions/{id}").get(api::conversions::get))
                 .service(web::resource("/conversions/{id}/cancel").post(api::conversions::cancel))
-                .service(web::resource("/purchases").post(api::purchases::create))
+                .service(web::resource("/purchases").post(api::purchases::create).get(api::purchases::list))
                 .service(web::resource("/purchases/{id}/returns").post(api::purchases::return_goods))
                 .service(web::resource("/redemptions/{entry_id}/reversal").post(api::ledger::reverse_redemption))
                 .service(web::resource("/referrals").get(api::referrals::list))

@@ -26,6 +26,7 @@ pub mod program_settings;
 pub mod programs;
 pub mod promo_codes;
 pub mod promos;
+pub mod purchase_list;
 pub mod purchases;
 pub mod referrals;
 pub mod reversals;

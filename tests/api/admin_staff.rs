@@ -280,3 +280,52 @@ async fn two_owners_disabling_each_other_at_once_leave_one_owner() {
     let owners = app.count("staff_users", "role = 'owner' AND disabled_at IS NULL").await;
     assert_eq!(owners, 1);
 }
+
+#[tokio::test]
+async fn a_cashier_with_a_shop_sees_only_that_shops_purchases() {
+    let app = spawn_app().await;
+    let (_, lyon) = app.post("/api/v1/locations", &app.staff.manager, None, &json!({"name": "Lyon"})).await;
+    let lyon = lyon["id"].as_str().unwrap().to_owned();
+    let card = app.enrol("zoe@example.fr").await;
+    let number = card["number"].as_str().unwrap();
+    let sale = |location: &str, key: &str| {
+        let body = json!({"card": number, "amount_cents": 1000, "currency": "EUR", "location": location});
+        let key = key.to_owned();
+        let app = &app;
+        async move { app.post("/api/v1/purchases", &app.staff.manager, Some(&key), &body).await.0 }
+    };
+    assert_eq!(sale(&app.staff.location_id, "k-1").await, StatusCode::CREATED);
+    assert_eq!(sale(&lyon, "k-2").await, StatusCode::CREATED);
+    assert_eq!(sale(&lyon, "k-3").await, StatusCode::CREATED);
+
+    let ids = |page: &Value| {
+        page["purchases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["location_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (status, all) = app.get("/api/v1/purchases", &app.staff.manager).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(ids(&all).len(), 3);
+    let (_, one) = app.get(&format!("/api/v1/purchases?location={lyon}&limit=1"), &app.staff.manager).await;
+    assert_eq!(ids(&one), [lyon.clone()]);
+    assert!(one["next_before"].is_string());
+    // The demo cashier works at Main street: only its sale, even when asking for Lyon's.
+    for path in [
+        "/api/v1/purchases".to_owned(),
+        format!("/api/v1/purchases?location={lyon}"),
+        format!("/api/v1/purchases?card={number}"),
+    ] {
+        let (status, mine) = app.get(&path, &app.staff.cashier).await;
+        assert_eq!(status, StatusCode::OK, "{mine}");
+        assert_eq!(ids(&mine), [app.staff.location_id.clone()], "{path}");
+    }
+    let other = app.new_program("other").await;
+    let (_, theirs) = app.get("/api/v1/purchases", &other.manager).await;
+    assert_eq!(theirs["purchases"], json!([]));
+    let (status, answer) = app.get(&format!("/api/v1/purchases?card={number}"), &other.manager).await;
+    assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, "card_not_found"));
+    app.run_jobs().await;
+}

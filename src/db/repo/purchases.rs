@@ -117,3 +117,26 @@ pub fn latest_of_card(
         .select(Purchase::as_select())
         .load(conn)
 }
+
+/// Purchases newest first (by id: time-ordered), of a card and/or a shop when given, before the
+/// purchase `before`.
+pub fn page(
+    conn: &mut DbConn,
+    program_id: &str,
+    card_id: Option<&str>,
+    location_id: Option<&str>,
+    before: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Purchase>> {
+    let mut query = purchases::table.filter(purchases::program_id.eq(program_id)).into_boxed();
+    if let Some(card_id) = card_id {
+        query = query.filter(purchases::card_id.eq(card_id));
+    }
+    if let Some(location_id) = location_id {
+        query = query.filter(purchases::location_id.eq(location_id));
+    }
+    if let Some(before) = before {
+        query = query.filter(purchases::id.lt(before));
+    }
+    query.order(purchases::id.desc()).limit(limit).select(Purchase::as_select()).load(conn)
+}

@@ -52,3 +52,11 @@ pub async fn return_goods(
     let idem = Idempotent::new(key, &format!("POST /purchases/{purchase_id}/returns"), &input)?;
     purchases::return_goods(&db, &actor, purchase_id, idem, input).await.map(stored)
 }
+
+pub async fn list(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    query: web::Query<crate::service::purchase_list::ListQuery>,
+) -> AppResult<web::Json<crate::service::purchase_list::PurchasePage>> {
+    crate::service::purchase_list::list(&db, &actor, query.into_inner()).await.map(web::Json)
+}

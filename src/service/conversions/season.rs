@@ -150,7 +150,10 @@ pub async fn schedule(db: &Db, actor: &Actor, idem: Option<Idempotent>, input: S
             let b = blocks_of(conn, &actor.program_id, &input)?;
             let run_at = input.run_at.map(|t| t.naive_utc());
             let conversion = schedule_in(conn, &actor.program_id, Some(&actor.staff_id), &b, run_at, input.dry_run)?;
-            Ok(ConversionDto::from(&conversion))
+            let dto = ConversionDto::from(&conversion);
+            let what = crate::service::audit::What::new("conversion.schedule", "conversion", &conversion.id);
+            crate::service::audit::record(conn, &actor, what, &serde_json::json!({}), &dto)?;
+            Ok(dto)
         })
     })
     .await
@@ -228,15 +231,26 @@ pub async fn get(db: &Db, actor: &Actor, id: String) -> AppResult<ConversionDto>
 /// answers it as it is (a retried click); a finished one can't be.
 pub async fn cancel(db: &Db, actor: &Actor, id: String) -> AppResult<ConversionDto> {
     actor.require(Role::Manager)?;
-    let program_id = actor.program_id.clone();
+    let actor = actor.clone();
     db.write(move |c| {
-        let stopped = repo::conversions::cancel(c, &program_id, &id, repo::now())?;
-        let conversion = repo::conversions::find(c, &program_id, &id)?.ok_or_else(conversion_not_found)?;
+        let program_id = actor.program_id.as_str();
+        let stopped = repo::conversions::cancel(c, program_id, &id, repo::now())?;
+        let conversion = repo::conversions::find(c, program_id, &id)?.ok_or_else(conversion_not_found)?;
         if !stopped && conversion.state == ConversionState::Done {
             return Err(AppError::conflict(
                 "conversion_finished",
                 "this conversion has finished: it can't be cancelled",
             ));
+        }
+        if stopped {
+            let what = crate::service::audit::What::new("conversion.cancel", "conversion", &conversion.id);
+            crate::service::audit::record(
+                c,
+                &actor,
+                what,
+                &serde_json::json!({}),
+                &serde_json::json!({"state": conversion.state}),
+            )?;
         }
         Ok(ConversionDto::from(&conversion))
     })
