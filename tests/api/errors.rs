@@ -147,7 +147,7 @@ async fn no_input_makes_a_500() {
 async fn a_wrong_method_is_405_with_allow_in_our_error_shape() {
     let app = spawn_app().await;
     let cases = [
-        (reqwest::Method::DELETE, "/api/v1/purchases", "POST"),
+        (reqwest::Method::DELETE, "/api/v1/purchases", "POST, GET"),
         (reqwest::Method::GET, "/api/v1/promo-codes/redeem", "POST"),
         (reqwest::Method::DELETE, "/api/v1/program/referral", "GET, PUT"),
         (reqwest::Method::POST, "/wallet/apple/v1/passes/pass.x/serial", "GET, HEAD"),
