@@ -48,20 +48,14 @@ fn target_dir() -> PathBuf {
         .map_or_else(|| manifest_dir().join("target"), |t| if t.is_relative() { manifest_dir().join(t) } else { t })
 }
 
-/// `target/browser-screenshots/`, in `CARGO_TARGET_DIR` when it is set.
-fn screenshot_dir() -> PathBuf {
-    target_dir().join("browser-screenshots")
-}
-
 /// A port nobody listens on right now, so that the public URL in the e-mail is the server's own.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").port()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn browser_enrol_card_purchase_and_csrf() {
-    let script = manifest_dir().join("tests/browser/e2e.mjs");
+/// Chromium and playwright-core are there, or the test says how to get them.
+fn assert_browser_installed() {
     let playwright = manifest_dir().join("tests/browser/node_modules/playwright-core");
     assert!(
         Path::new(CHROMIUM).exists() && playwright.is_dir(),
@@ -69,7 +63,10 @@ async fn browser_enrol_card_purchase_and_csrf() {
          `npm ci` in tests/browser), or `apt-get install chromium && (cd tests/browser && npm ci)`",
         playwright.display()
     );
+}
 
+/// A server with the demo program and its worker on, listening on the port of its public URL.
+async fn spawn_demo_app() -> TestApp {
     let port = free_port();
     let app = spawn_app_with(|config| {
         config.bind = format!("127.0.0.1:{port}");
@@ -81,21 +78,30 @@ async fn browser_enrol_card_purchase_and_csrf() {
     })
     .await;
     assert_eq!(app.address, format!("http://127.0.0.1:{port}"));
-    let mail_dir = app.config.data_dir.join("mail");
-    let shots = screenshot_dir();
+    app
+}
+
+/// `{target}/{name}/`, emptied of an earlier run's screenshots.
+fn fresh_screenshot_dir(name: &str) -> PathBuf {
+    let shots = target_dir().join(name);
     if shots.exists() {
         std::fs::remove_dir_all(&shots).expect("old screenshots removed");
     }
     std::fs::create_dir_all(&shots).expect("screenshot dir");
+    shots
+}
 
+/// Runs `node tests/browser/{script} BASE_URL MAIL_DIR SCREENSHOT_DIR` against `app` with `env`
+/// (and `E2E_CHROMIUM`), within [`NODE_TIMEOUT`]; prints what it printed and asserts that it
+/// succeeded. Returns its standard output.
+async fn run_node(script: &str, app: &TestApp, shots: &Path, env: &[(&str, &str)]) -> String {
     let started = Instant::now();
     let child = tokio::process::Command::new("node")
-        .arg(&script)
+        .arg(manifest_dir().join("tests/browser").join(script))
         .arg(&app.address)
-        .arg(&mail_dir)
-        .arg(&shots)
-        .env("E2E_STAFF_EMAIL", "cashier@demo.test")
-        .env("E2E_STAFF_PASSWORD", DEMO_PASSWORD)
+        .arg(app.config.data_dir.join("mail"))
+        .arg(shots)
+        .envs(env.iter().copied())
         .env("E2E_CHROMIUM", CHROMIUM)
         .kill_on_drop(true)
         .stdout(std::process::Stdio::piped())
@@ -105,23 +111,42 @@ async fn browser_enrol_card_purchase_and_csrf() {
     let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
         .await
         .unwrap_or_else(|_| {
-            panic!("the browser test took more than {NODE_TIMEOUT:?}; screenshots in {}", shots.display())
+            panic!("the browser test {script} took more than {NODE_TIMEOUT:?}; screenshots in {}", shots.display())
         })
         .expect("node's output");
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{stdout}{stderr}node ran {:.1} s", started.elapsed().as_secs_f64());
     assert!(
         output.status.success(),
-        "the browser test failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "the browser test {script} failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         output.status,
         shots.display()
     );
+    stdout.into_owned()
+}
 
-    for name in SCREENSHOTS {
-        let path = shots.join(name);
+/// Each of `names` in `dir` is a PNG of some size.
+fn check_screenshots<'a>(dir: &Path, names: impl IntoIterator<Item = &'a &'a str>) {
+    for name in names {
+        let path = dir.join(name);
         let png = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000, "{} is not a PNG", path.display());
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_enrol_card_purchase_and_csrf() {
+    assert_browser_installed();
+    let app = spawn_demo_app().await;
+    let shots = fresh_screenshot_dir("browser-screenshots");
+    run_node(
+        "e2e.mjs",
+        &app,
+        &shots,
+        &[("E2E_STAFF_EMAIL", "cashier@demo.test"), ("E2E_STAFF_PASSWORD", DEMO_PASSWORD)],
+    )
+    .await;
+    check_screenshots(&shots, SCREENSHOTS);
     // What the browser did went through the ledger like any other purchase.
     app.assert_ledger_consistent().await;
     // The worker may still be on the last purchase's jobs.
@@ -170,76 +195,31 @@ async fn demo_login(app: &TestApp, email: &str, password: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_console() {
-    let script = manifest_dir().join("tests/browser/console.mjs");
-    let playwright = manifest_dir().join("tests/browser/node_modules/playwright-core");
-    assert!(
-        Path::new(CHROMIUM).exists() && playwright.is_dir(),
-        "the browser test needs {CHROMIUM} and {}: run `tests/run` (it installs Debian's chromium and runs \
-         `npm ci` in tests/browser), or `apt-get install chromium && (cd tests/browser && npm ci)`",
-        playwright.display()
-    );
+    assert_browser_installed();
     // The card design step, unless E2E_SKIP_DESIGN=1.
     let design = std::env::var("E2E_SKIP_DESIGN").as_deref() != Ok("1");
 
-    let port = free_port();
-    let app = spawn_app_with(|config| {
-        config.bind = format!("127.0.0.1:{port}");
-        config.public_url = Some(format!("http://127.0.0.1:{port}"));
-        config.demo = true;
-        config.demo_password = Some(DEMO_PASSWORD.into());
-        config.worker = true;
-        config.worker_poll_ms = 50;
-    })
-    .await;
-    assert_eq!(app.address, format!("http://127.0.0.1:{port}"));
-    let mail_dir = app.config.data_dir.join("mail");
-    let shots = target_dir().join("browser-screenshots-console");
-    if shots.exists() {
-        std::fs::remove_dir_all(&shots).expect("old screenshots removed");
-    }
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let app = spawn_demo_app().await;
+    let shots = fresh_screenshot_dir("browser-screenshots-console");
     let customer_email = format!("console-{}@example.com", &crate::helpers::uuid_simple()[20..]);
-
-    let started = Instant::now();
-    let child = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(&app.address)
-        .arg(&mail_dir)
-        .arg(&shots)
-        .env("E2E_OWNER_EMAIL", "owner@demo.test")
-        .env("E2E_OWNER_PASSWORD", DEMO_PASSWORD)
-        .env("E2E_CASHIER_EMAIL", NEW_CASHIER)
-        .env("E2E_CASHIER_PASSWORD", NEW_CASHIER_PASSWORD)
-        .env("E2E_CUSTOMER_EMAIL", &customer_email)
-        .env("E2E_SKIP_DESIGN", if design { "0" } else { "1" })
-        .env("E2E_CHROMIUM", CHROMIUM)
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs (is Node.js installed?)");
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| {
-            panic!("the console test took more than {NODE_TIMEOUT:?}; screenshots in {}", shots.display())
-        })
-        .expect("node's output");
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    println!("{stdout}{stderr}node ran {:.1} s", started.elapsed().as_secs_f64());
-    assert!(
-        output.status.success(),
-        "the console test failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status,
-        shots.display()
-    );
+    let stdout = run_node(
+        "console.mjs",
+        &app,
+        &shots,
+        &[
+            ("E2E_OWNER_EMAIL", "owner@demo.test"),
+            ("E2E_OWNER_PASSWORD", DEMO_PASSWORD),
+            ("E2E_CASHIER_EMAIL", NEW_CASHIER),
+            ("E2E_CASHIER_PASSWORD", NEW_CASHIER_PASSWORD),
+            ("E2E_CUSTOMER_EMAIL", &customer_email),
+            ("E2E_SKIP_DESIGN", if design { "0" } else { "1" }),
+        ],
+    )
+    .await;
     assert_eq!(stdout.contains("design step is skipped"), !design, "console.mjs ran the design step: {design}");
 
     let design_shots = if design { DESIGN_SCREENSHOTS } else { &[] };
-    for name in CONSOLE_SCREENSHOTS.iter().chain(design_shots) {
-        let path = shots.join(name);
-        let png = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000, "{} is not a PNG", path.display());
-    }
+    check_screenshots(&shots, CONSOLE_SCREENSHOTS.iter().chain(design_shots));
     app.assert_ledger_consistent().await;
 
     // What the console saved is what the API reads.

@@ -12,23 +12,20 @@
 // invite and the password she chooses), E2E_CUSTOMER_EMAIL (the customer to enrol), and
 // E2E_SKIP_DESIGN=1 to leave out the card design step. Run by tests/api/browser.rs.
 
-import { chromium } from 'playwright-core';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 
-const [argBase, argMail, argShots] = process.argv.slice(2);
-const BASE = (argBase ?? process.env.E2E_BASE_URL ?? '').replace(/\/+$/, '');
-const MAIL_DIR = argMail ?? process.env.E2E_MAIL_DIR;
-const SHOT_DIR = argShots ?? process.env.E2E_SCREENSHOT_DIR;
+import { browserTest, check, expectStatus, passed, scriptArgs } from './lib.mjs';
+
+const { base: BASE, mailDir: MAIL_DIR, shotDir: SHOT_DIR, chromium: CHROMIUM } = scriptArgs();
 const OWNER_EMAIL = process.env.E2E_OWNER_EMAIL ?? 'owner@demo.test';
 const OWNER_PASSWORD = process.env.E2E_OWNER_PASSWORD;
 const CASHIER_EMAIL = process.env.E2E_CASHIER_EMAIL ?? 'lea@demo.test';
 const CASHIER_PASSWORD = process.env.E2E_CASHIER_PASSWORD;
 const CUSTOMER_EMAIL = process.env.E2E_CUSTOMER_EMAIL;
 const SKIP_DESIGN = process.env.E2E_SKIP_DESIGN === '1';
-const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 if (!BASE || !MAIL_DIR || !SHOT_DIR || !OWNER_PASSWORD || !CASHIER_PASSWORD || !CUSTOMER_EMAIL) {
   console.error(
     'usage: node console.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR (and E2E_OWNER_PASSWORD, E2E_CASHIER_PASSWORD, ' +
@@ -46,49 +43,17 @@ const TIMEOUT_MS = 10_000;
 const SHOP = 'Lyon Part-Dieu';
 const CUSTOMER_NAME = 'Camille';
 
-class CheckFailed extends Error {}
-function check(ok, message) {
-  if (!ok) throw new CheckFailed(message);
-}
-function passed(message) {
-  console.log(`ok   ${message}`);
-}
-
-// Hand-written `expect`: waits for the text of the first match of `selector` to satisfy `want`
-// (a string: equal after trimming and collapsing spaces; a RegExp: matches).
-async function expectText(page, selector, want, what = selector) {
-  const locator = page.locator(selector).first();
-  const deadline = Date.now() + TIMEOUT_MS;
-  let last = null;
-  for (;;) {
-    if ((await locator.count()) > 0 && (await locator.isVisible())) {
-      last = ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
-      if (typeof want === 'string' ? last === want : want.test(last)) return last;
-    }
-    if (Date.now() > deadline) {
-      const seen = last === null ? 'it is missing or hidden' : `it says ${JSON.stringify(last)}`;
-      throw new CheckFailed(`${what} should say ${want instanceof RegExp ? want : JSON.stringify(want)}, but ${seen} (${page.url()})`);
-    }
-    await page.waitForTimeout(100);
-  }
-}
+// Screenshots named as the steps name them (c01-login.png, ...), each checked to be a PNG of the
+// page's viewport in device pixels (1 a CSS pixel unless the step says PHONE_SCALE).
+const { expectText, expectVisible, expectAbsent, submit, goto, screenshot, linkFromMail, runInChromium } = browserTest({
+  shotDir: SHOT_DIR,
+  mailDir: MAIL_DIR,
+  timeoutMs: TIMEOUT_MS,
+});
 
 async function expectValue(page, selector, want, what = selector) {
   const value = await page.inputValue(selector);
   check(value === want, `${what} should be ${JSON.stringify(want)}, is ${JSON.stringify(value)} (${page.url()})`);
-}
-
-async function expectVisible(page, selector, what = selector) {
-  try {
-    await page.locator(selector).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    throw new CheckFailed(`${what} should be visible on ${page.url()}`);
-  }
-}
-
-async function expectAbsent(page, selector, what = selector) {
-  const n = await page.locator(selector).count();
-  check(n === 0, `${what} should not be on ${page.url()} (found ${n})`);
 }
 
 // The path (and query) of the page, checked against a RegExp.
@@ -97,42 +62,6 @@ function expectPath(page, want, what) {
   const path = url.pathname + url.search;
   check(want.test(path), `${what}: the browser should be at ${want}, is at ${path}`);
   return path;
-}
-
-// Clicks a submit button and waits for the page it leads to; returns that page's HTTP status.
-async function submit(page, selector) {
-  lastPage = page;
-  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-  check(response, `clicking ${selector} should load a page`);
-  return response.status();
-}
-
-function expectStatus(actual, want, what) {
-  check(actual === want, `${what}; it answered ${actual}`);
-}
-
-async function goto(page, url) {
-  lastPage = page;
-  const response = await page.goto(url, { waitUntil: 'load' });
-  check(response, `opening ${url} should load a page`);
-  return response.status();
-}
-
-// A screenshot of the viewport, checked to be a PNG of the viewport's size in device pixels.
-let lastPage = null;
-async function screenshot(page, name, scale = 1) {
-  lastPage = page;
-  const path = join(SHOT_DIR, `${name}.png`);
-  await page.screenshot({ path, fullPage: false });
-  check(existsSync(path), `screenshot ${path} should exist`);
-  const png = readFileSync(path);
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  check(png.length > 24 && png.subarray(0, 8).equals(signature) && png.toString('latin1', 12, 16) === 'IHDR', `${path} should be a PNG`);
-  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
-  const viewport = page.viewportSize();
-  const want = [viewport.width * scale, viewport.height * scale];
-  check(width === want[0] && height === want[1], `${path} should be ${want[0]}×${want[1]}, is ${width}×${height}`);
-  console.log(`     screenshot ${path}`);
 }
 
 // --- A PNG of our own, for the logo upload ------------------------------------------------------
@@ -172,90 +101,9 @@ function solidPng(width, height, [r, g, b, a]) {
   ]);
 }
 
-// --- E-mails: a .eml file per message (lettre's file transport) ---------------------------------
-
-function decodeQuotedPrintable(text) {
-  const bytes = [];
-  const soft = text.replace(/=\r?\n/g, '');
-  for (let i = 0; i < soft.length; i += 1) {
-    const hex = soft.slice(i + 1, i + 3);
-    if (soft[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(soft[i], 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-// A header's RFC 2047 encoded words (=?utf-8?b?...?= and =?utf-8?q?...?=), decoded.
-function decodeHeader(value) {
-  return value
-    .replace(/\?=\s+=\?/g, '?==?')
-    .replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_, _charset, kind, text) =>
-      kind.toLowerCase() === 'b'
-        ? Buffer.from(text, 'base64').toString('utf8')
-        : decodeQuotedPrintable(text.replace(/_/g, ' ')),
-    );
-}
-
-function splitEntity(raw) {
-  const at = raw.search(/\r?\n\r?\n/);
-  const head = at < 0 ? raw : raw.slice(0, at);
-  const body = at < 0 ? '' : raw.slice(at).replace(/^\r?\n\r?\n/, '');
-  const headers = {};
-  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { headers, body };
-}
-
-// Every text part of a MIME message, decoded (quoted-printable, base64, or as is).
-function textParts(raw) {
-  const { headers, body } = splitEntity(raw);
-  const type = headers['content-type'] ?? 'text/plain';
-  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
-  if (/^multipart\//i.test(type) && boundary) {
-    const parts = body.split(`--${boundary}`).slice(1);
-    return parts.filter((p) => !p.startsWith('--')).flatMap((p) => textParts(p.replace(/^\r?\n/, '')));
-  }
-  const encoding = (headers['content-transfer-encoding'] ?? '').toLowerCase();
-  if (encoding === 'quoted-printable') return [decodeQuotedPrintable(body)];
-  if (encoding === 'base64') return [Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')];
-  return [body];
-}
-
-// Waits for the newest e-mail to `address` holding a link that `pattern` matches; returns the
-// link, the decoded subject and the file.
-async function linkFromMail(address, pattern, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const files = existsSync(MAIL_DIR) ? readdirSync(MAIL_DIR).filter((f) => f.endsWith('.eml')) : [];
-    const newestFirst = files
-      .map((f) => ({ path: join(MAIL_DIR, f), mtime: statSync(join(MAIL_DIR, f)).mtimeMs }))
-      .sort((a, b) => b.mtime - a.mtime);
-    for (const { path } of newestFirst) {
-      const raw = readFileSync(path, 'utf8');
-      const { headers } = splitEntity(raw);
-      if (!(headers.to ?? '').toLowerCase().includes(address.toLowerCase())) continue;
-      for (const text of textParts(raw)) {
-        const link = pattern.exec(text)?.[0];
-        if (link) return { link, subject: decodeHeader(headers.subject ?? ''), path };
-      }
-    }
-    if (Date.now() > deadline) {
-      throw new CheckFailed(`no e-mail to ${address} with ${what} in ${MAIL_DIR} after ${TIMEOUT_MS / 1000} s (${files.length} .eml file(s) there)`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 // --- The steps ----------------------------------------------------------------------------------
 
 async function run(browser, scratch) {
-  mkdirSync(SHOT_DIR, { recursive: true });
   const phone = { viewport: PHONE, deviceScaleFactor: PHONE_SCALE, isMobile: true, hasTouch: true, locale: 'en-US' };
 
   // 1. The owner signs in. The browser asks for French: English comes from ?lang=en alone, and
@@ -500,34 +348,12 @@ async function run(browser, scratch) {
   await ownerContext.close();
 }
 
-const started = Date.now();
 const scratch = mkdtempSync(join(tmpdir(), 'encarte-console-'));
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // playwright-core adds --no-sandbox (chromiumSandbox is off) and a fresh temporary profile.
-  args: [
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-let code = 0;
-try {
-  await run(browser, scratch);
-  console.log(`all console steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s${SKIP_DESIGN ? ' (design skipped)' : ''}`);
-} catch (error) {
-  code = 1;
-  console.error(error instanceof CheckFailed ? `FAIL ${error.message}` : `FAIL ${error.stack ?? error}`);
-  if (lastPage && !lastPage.isClosed()) {
-    await lastPage.screenshot({ path: join(SHOT_DIR, 'failed.png') }).catch(() => {});
-  }
-  console.error(`     screenshots so far, and the page at the failure (failed.png): ${SHOT_DIR}`);
-} finally {
-  await browser.close();
-  rmSync(scratch, { recursive: true, force: true });
-}
-process.exit(code);
+process.exit(
+  await runInChromium({
+    executablePath: CHROMIUM,
+    steps: (browser) => run(browser, scratch),
+    summary: (seconds) => `all console steps passed in ${seconds} s${SKIP_DESIGN ? ' (design skipped)' : ''}`,
+    cleanup: () => rmSync(scratch, { recursive: true, force: true }),
+  }),
+);

@@ -9,18 +9,13 @@
 // or E2E_BASE_URL, E2E_MAIL_DIR, E2E_SCREENSHOT_DIR; E2E_STAFF_EMAIL and E2E_STAFF_PASSWORD are
 // the cashier's login (cashier@demo.test and the demo password). Run by tests/api/browser.rs.
 
-import { chromium } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 
-const [argBase, argMail, argShots] = process.argv.slice(2);
-const BASE = (argBase ?? process.env.E2E_BASE_URL ?? '').replace(/\/+$/, '');
-const MAIL_DIR = argMail ?? process.env.E2E_MAIL_DIR;
-const SHOT_DIR = argShots ?? process.env.E2E_SCREENSHOT_DIR;
+import { browserTest, check, expectStatus, passed, scriptArgs } from './lib.mjs';
+
+const { base: BASE, mailDir: MAIL_DIR, shotDir: SHOT_DIR, chromium: CHROMIUM } = scriptArgs();
 const STAFF_EMAIL = process.env.E2E_STAFF_EMAIL ?? 'cashier@demo.test';
 const STAFF_PASSWORD = process.env.E2E_STAFF_PASSWORD;
-const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 if (!BASE || !MAIL_DIR || !SHOT_DIR || !STAFF_PASSWORD) {
   console.error('usage: node e2e.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR (and E2E_STAFF_PASSWORD in the environment)');
   process.exit(2);
@@ -31,178 +26,21 @@ const VIEWPORT = { width: 390, height: 844 };
 const SCALE = 2;
 const TIMEOUT_MS = 10_000;
 
-class CheckFailed extends Error {}
-function check(ok, message) {
-  if (!ok) throw new CheckFailed(message);
-}
-function passed(message) {
-  console.log(`ok   ${message}`);
-}
-
-// Hand-written `expect`: waits for the text of the first match of `selector` to satisfy `want`
-// (a string: equal after trimming and collapsing spaces; a RegExp: matches).
-async function expectText(page, selector, want, what = selector) {
-  const locator = page.locator(selector).first();
-  const deadline = Date.now() + TIMEOUT_MS;
-  let last = null;
-  for (;;) {
-    if ((await locator.count()) > 0 && (await locator.isVisible())) {
-      last = ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
-      if (typeof want === 'string' ? last === want : want.test(last)) return last;
-    }
-    if (Date.now() > deadline) {
-      const seen = last === null ? 'it is missing or hidden' : `it says ${JSON.stringify(last)}`;
-      throw new CheckFailed(`${what} should say ${want instanceof RegExp ? want : JSON.stringify(want)}, but ${seen} (${page.url()})`);
-    }
-    await page.waitForTimeout(100);
-  }
-}
-
-async function expectVisible(page, selector, what = selector) {
-  try {
-    await page.locator(selector).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    throw new CheckFailed(`${what} should be visible on ${page.url()}`);
-  }
-}
-
-async function expectAbsent(page, selector, what = selector) {
-  const n = await page.locator(selector).count();
-  check(n === 0, `${what} should not be on ${page.url()} (found ${n})`);
-}
-
-// Clicks a submit button and waits for the page it leads to; returns that page's HTTP status.
-async function submit(page, selector) {
-  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)]);
-  check(response, `clicking ${selector} should load a page`);
-  return response.status();
-}
-
-function expectStatus(actual, want, what) {
-  check(actual === want, `${what}; it answered ${actual}`);
-}
-
-async function goto(page, url) {
-  lastPage = page;
-  const response = await page.goto(url, { waitUntil: 'load' });
-  check(response, `opening ${url} should load a page`);
-  return response.status();
-}
-
-// A screenshot of the viewport, checked to be a PNG of the phone's size in device pixels.
-let shotNumber = 0;
-let lastPage = null;
-async function screenshot(page, name) {
-  lastPage = page;
-  shotNumber += 1;
-  const path = join(SHOT_DIR, `${String(shotNumber).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path, fullPage: false });
-  check(existsSync(path), `screenshot ${path} should exist`);
-  const png = readFileSync(path);
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  check(png.length > 24 && png.subarray(0, 8).equals(signature) && png.toString('latin1', 12, 16) === 'IHDR', `${path} should be a PNG`);
-  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
-  const want = [VIEWPORT.width * SCALE, VIEWPORT.height * SCALE];
-  check(width === want[0] && height === want[1], `${path} should be ${want[0]}×${want[1]}, is ${width}×${height}`);
-  console.log(`     screenshot ${path}`);
-}
-
-// --- The welcome e-mail: a .eml file per message (lettre's file transport) ---------------------
-
-function decodeQuotedPrintable(text) {
-  const bytes = [];
-  const soft = text.replace(/=\r?\n/g, '');
-  for (let i = 0; i < soft.length; i += 1) {
-    const hex = soft.slice(i + 1, i + 3);
-    if (soft[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
-      bytes.push(parseInt(hex, 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(soft[i], 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-function splitEntity(raw) {
-  const at = raw.search(/\r?\n\r?\n/);
-  const head = at < 0 ? raw : raw.slice(0, at);
-  const body = at < 0 ? '' : raw.slice(at).replace(/^\r?\n\r?\n/, '');
-  const headers = {};
-  for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { headers, body };
-}
-
-// Every text part of a MIME message, decoded (quoted-printable, base64, or as is).
-function textParts(raw) {
-  const { headers, body } = splitEntity(raw);
-  const type = headers['content-type'] ?? 'text/plain';
-  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
-  if (/^multipart\//i.test(type) && boundary) {
-    const parts = body.split(`--${boundary}`).slice(1);
-    return parts.filter((p) => !p.startsWith('--')).flatMap((p) => textParts(p.replace(/^\r?\n/, '')));
-  }
-  const encoding = (headers['content-transfer-encoding'] ?? '').toLowerCase();
-  if (encoding === 'quoted-printable') return [decodeQuotedPrintable(body)];
-  if (encoding === 'base64') return [Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8')];
-  return [body];
-}
-
-// Waits for the newest .eml sent to `address` and returns the card link in it.
-async function cardLinkFromMail(address) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const files = existsSync(MAIL_DIR) ? readdirSync(MAIL_DIR).filter((f) => f.endsWith('.eml')) : [];
-    const newestFirst = files
-      .map((f) => ({ path: join(MAIL_DIR, f), mtime: statSync(join(MAIL_DIR, f)).mtimeMs }))
-      .sort((a, b) => b.mtime - a.mtime);
-    for (const { path } of newestFirst) {
-      const raw = readFileSync(path, 'utf8');
-      const to = splitEntity(raw).headers.to ?? '';
-      if (!to.toLowerCase().includes(address.toLowerCase())) continue;
-      for (const text of textParts(raw)) {
-        const link = /https?:\/\/[^\s"'<>]+\/c\/[A-Za-z0-9_-]+/.exec(text)?.[0];
-        if (link) return { link, path };
-      }
-      throw new CheckFailed(`the e-mail ${path} to ${address} has no /c/... card link`);
-    }
-    if (Date.now() > deadline) {
-      throw new CheckFailed(
-        `no e-mail to ${address} in ${MAIL_DIR} after ${TIMEOUT_MS / 1000} s (${files.length} .eml file(s) there)`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-// Waits for the newest e-mail to `address` holding a link that `pattern` matches; returns it.
-async function linkFromMail(address, pattern, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const files = existsSync(MAIL_DIR) ? readdirSync(MAIL_DIR).filter((f) => f.endsWith('.eml')) : [];
-    const newestFirst = files
-      .map((f) => ({ path: join(MAIL_DIR, f), mtime: statSync(join(MAIL_DIR, f)).mtimeMs }))
-      .sort((a, b) => b.mtime - a.mtime);
-    for (const { path } of newestFirst) {
-      const raw = readFileSync(path, 'utf8');
-      if (!(splitEntity(raw).headers.to ?? '').toLowerCase().includes(address.toLowerCase())) continue;
-      for (const text of textParts(raw)) {
-        const link = pattern.exec(text)?.[0];
-        if (link) return link;
-      }
-    }
-    if (Date.now() > deadline) throw new CheckFailed(`no e-mail to ${address} with ${what} in ${MAIL_DIR}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+// Screenshots numbered in the order taken (01-enrol-form.png, ...), each checked to be a PNG of the
+// phone's size in device pixels. Only `goto` and `screenshot` choose the page that failed.png shows.
+const { expectText, expectVisible, expectAbsent, submit, goto, screenshot, linkFromMail, runInChromium } = browserTest({
+  shotDir: SHOT_DIR,
+  mailDir: MAIL_DIR,
+  timeoutMs: TIMEOUT_MS,
+  numbered: true,
+  viewport: VIEWPORT,
+  scale: SCALE,
+  submitSetsLastPage: false,
+});
 
 // --- The steps ---------------------------------------------------------------------------------
 
 async function run(browser) {
-  mkdirSync(SHOT_DIR, { recursive: true });
   const phone = {
     viewport: VIEWPORT,
     deviceScaleFactor: SCALE,
@@ -254,7 +92,9 @@ async function run(browser) {
   passed(`b. ${email} enrolled; the page says to check the e-mail`);
 
   // c. The link from the welcome e-mail opens the card.
-  const { link, path } = await cardLinkFromMail(email);
+  const { link, path } = await linkFromMail(email, /https?:\/\/[^\s"'<>]+\/c\/[A-Za-z0-9_-]+/, 'a /c/... card link', {
+    newestOnly: true,
+  });
   check(link.startsWith(`${BASE}/c/`), `the e-mail's card link ${link} should be on ${BASE}`);
   passed(`c. the welcome e-mail ${path} links to ${link}`);
   expectStatus(await goto(customer, link), 200, `the card link ${link} should answer 200`);
@@ -412,7 +252,7 @@ async function run(browser) {
   expectStatus(await goto(customer, `${BASE}/p/demo/login`), 200, 'the login page should answer 200');
   await customer.fill('#email', email);
   expectStatus(await submit(customer, '#login-submit'), 200, 'asking for a login link should answer 200');
-  const login = await linkFromMail(email, /https?:\/\/[^\s"'<>]+\/login\/[^\s"'<>]+/, 'a login link');
+  const { link: login } = await linkFromMail(email, /https?:\/\/[^\s"'<>]+\/login\/[^\s"'<>]+/, 'a login link');
   expectStatus(await goto(customer, login), 200, `the login link ${login} should answer 200`);
   expectStatus(await submit(customer, '#login-continue'), 200, 'logging in should land on the card page');
   check(customer.url() === link, `the login should lead to the card ${link}, is at ${customer.url()}`);
@@ -455,32 +295,10 @@ async function run(browser) {
   await customerContext.close();
 }
 
-const started = Date.now();
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  // playwright-core adds --no-sandbox (chromiumSandbox is off) and a fresh temporary profile.
-  args: [
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-let code = 0;
-try {
-  await run(browser);
-  console.log(`all browser steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-} catch (error) {
-  code = 1;
-  console.error(error instanceof CheckFailed ? `FAIL ${error.message}` : `FAIL ${error.stack ?? error}`);
-  if (lastPage && !lastPage.isClosed()) {
-    await lastPage.screenshot({ path: join(SHOT_DIR, 'failed.png') }).catch(() => {});
-  }
-  console.error(`     screenshots so far, and the page at the failure (failed.png): ${SHOT_DIR}`);
-} finally {
-  await browser.close();
-}
-process.exit(code);
+process.exit(
+  await runInChromium({
+    executablePath: CHROMIUM,
+    steps: run,
+    summary: (seconds) => `all browser steps passed in ${seconds} s`,
+  }),
+);
