@@ -259,11 +259,16 @@ pub async fn accept_invitation(
 }
 
 /// Whether the invitation link is one we signed and may still be used (its page shows the form,
-/// or says why not).
-pub async fn invitation_usable(db: &Db, link_key: &LinkKey, token: &str) -> AppResult<()> {
+/// or says why not); the name of the programme it is to.
+pub async fn invitation_usable(db: &Db, link_key: &LinkKey, token: &str) -> AppResult<String> {
     let unknown = || AppError::not_found("invitation_not_found", "this invitation link is not valid");
     let id = link_key.verify(INVITATION_PURPOSE, token).ok_or_else(unknown)?.to_owned();
-    db.read(move |c| check_invitation(&repo::staff::find_invitation(c, &id)?.ok_or_else(unknown)?, repo::now())).await
+    db.read(move |c| {
+        let invitation = repo::staff::find_invitation(c, &id)?.ok_or_else(unknown)?;
+        check_invitation(&invitation, repo::now())?;
+        Ok(repo::programs::find(c, &invitation.program_id)?.name)
+    })
+    .await
 }
 
 /// Sets the password of the invitation's user: the user as they now are. The link works once,

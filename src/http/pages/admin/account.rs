@@ -134,22 +134,30 @@ pub async fn password(page: Page, form: Form) -> HttpResponse {
     .await
 }
 
-fn invitation_page(page: &Page, status: StatusCode, token: &str, error: Option<&str>) -> AppResult<HttpResponse> {
+fn invitation_page(
+    page: &Page,
+    status: StatusCode,
+    program: &str,
+    token: &str,
+    error: Option<&str>,
+) -> AppResult<HttpResponse> {
     let lang = page.lang(Lang::En);
-    let context =
-        json!({"program": {"name": "encarte"}, "token": token, "error": error, "min": NewPassword::MIN_CHARS});
+    let context = json!({"program": {"name": program}, "token": token, "error": error, "min": NewPassword::MIN_CHARS});
     page.form(status, "pages/admin/invitation.html", lang, context)
+}
+
+/// The page of a link that can't be used (any more), saying why.
+fn spent(page: &Page, error: crate::error::AppError) -> AppResult<HttpResponse> {
+    let refused = refusal(error)?;
+    invitation_page(page, StatusCode::GONE, "encarte", "", Some(&format!("console.invitation.{}", refused.code)))
 }
 
 pub async fn invitation_form(page: Page, token: web::Path<String>) -> HttpResponse {
     page.respond(async {
         let token = token.into_inner();
         match crate::service::staff::invitation_usable(page.db(), &page.deps.link_key, &token).await {
-            Ok(()) => invitation_page(&page, StatusCode::OK, &token, None),
-            Err(e) => {
-                let refused = refusal(e)?;
-                invitation_page(&page, StatusCode::GONE, "", Some(&format!("console.invitation.{}", refused.code)))
-            }
+            Ok(program) => invitation_page(&page, StatusCode::OK, &program, &token, None),
+            Err(e) => spent(&page, e),
         }
     })
     .await
@@ -160,20 +168,20 @@ pub async fn invitation(page: Page, token: web::Path<String>, form: Form) -> Htt
     page.respond(async {
         page.check_csrf(&form)?;
         let token = token.into_inner();
+        let program = match crate::service::staff::invitation_usable(page.db(), &page.deps.link_key, &token).await {
+            Ok(program) => program,
+            Err(e) => return spent(&page, e),
+        };
         let (password, again) = (
             form.get("password").cloned().unwrap_or_default(),
             form.get("password_again").cloned().unwrap_or_default(),
         );
+        let refuse = |key: &str| invitation_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &program, &token, Some(key));
         if password != again {
-            return invitation_page(
-                &page,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &token,
-                Some("console.invitation.mismatch"),
-            );
+            return refuse("console.invitation.mismatch");
         }
         let Ok(password) = NewPassword::parse(password) else {
-            return invitation_page(&page, StatusCode::UNPROCESSABLE_ENTITY, &token, Some("console.invitation.short"));
+            return refuse("console.invitation.short");
         };
         match crate::service::staff::accept(page.db(), &page.deps.link_key, &token, password).await {
             Ok(staff) => match console_auth::open(page.db(), staff).await? {
@@ -184,10 +192,7 @@ pub async fn invitation(page: Page, token: web::Path<String>, form: Form) -> Htt
                 }
                 SignedIn::Cashier => Ok(see_other("/staff")),
             },
-            Err(e) => {
-                let refused = refusal(e)?;
-                invitation_page(&page, StatusCode::GONE, "", Some(&format!("console.invitation.{}", refused.code)))
-            }
+            Err(e) => spent(&page, e),
         }
     })
     .await

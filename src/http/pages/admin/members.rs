@@ -53,8 +53,9 @@ async fn show(
         Some((section, fields, error)) => (Some(section), Some(fields), Some(error)),
         None => (None, None, None),
     };
+    let tiers = crate::service::tiers::rules::get(c.db(), &c.actor).await?;
     let context = json!({
-        "member": member, "ledger": ledger, "idem": crate::domain::card::random_token(24),
+        "member": member, "ledger": ledger, "tiers": tiers, "idem": crate::domain::card::random_token(24),
         "posted": {"section": section, "fields": fields, "error": error},
     });
     c.render(status, "pages/admin/member.html", "members", context)
