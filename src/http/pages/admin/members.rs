@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::{Console, Fields, Form, console, input, refusal, see_other};
+use super::{Console, Fields, Form, Posted, after, console, input, refusal};
 use crate::domain::status::CardStatus;
 use crate::domain::text::IdempotencyKey;
 use crate::error::{AppError, AppResult};
@@ -40,23 +40,14 @@ pub async fn list(page: Page) -> HttpResponse {
     .await
 }
 
-async fn show(
-    c: &Console,
-    id: String,
-    status: StatusCode,
-    posted: Option<(&str, &BTreeMap<String, String>, super::Refusal)>,
-) -> AppResult<HttpResponse> {
+async fn show(c: &Console, id: String, status: StatusCode, posted: Option<Posted<'_>>) -> AppResult<HttpResponse> {
     let member = members::get(c.db(), &c.actor, id).await?;
     let before = super::query(&c.page, "before").and_then(|b| b.parse::<i64>().ok());
     let ledger = cards::ledger(c.db(), &c.actor, member.card.id.clone(), before, LEDGER_PAGE).await?;
-    let (section, fields, error) = match posted {
-        Some((section, fields, error)) => (Some(section), Some(fields), Some(error)),
-        None => (None, None, None),
-    };
     let tiers = crate::service::tiers::rules::get(c.db(), &c.actor).await?;
     let context = json!({
         "member": member, "ledger": ledger, "tiers": tiers, "idem": crate::domain::card::random_token(24),
-        "posted": {"section": section, "fields": fields, "error": error},
+        "posted": Posted::context(posted.as_ref()),
     });
     c.render(status, "pages/admin/member.html", "members", context)
 }
@@ -68,14 +59,13 @@ pub async fn page(page: Page, path: web::Path<String>) -> HttpResponse {
 async fn act<T>(
     c: &Console,
     id: String,
-    form: &BTreeMap<String, String>,
+    fields: &BTreeMap<String, String>,
     section: &str,
     result: AppResult<T>,
 ) -> AppResult<HttpResponse> {
-    match result {
-        Ok(_) => Ok(see_other(&format!("/admin/members/{id}?done={section}"))),
-        Err(e) => show(c, id, StatusCode::UNPROCESSABLE_ENTITY, Some((section, form, refusal(e)?))).await,
-    }
+    let to = format!("/admin/members/{id}?done={section}");
+    let posted = |error| Posted { section, fields, error };
+    after(result, &to, |error| show(c, id, StatusCode::UNPROCESSABLE_ENTITY, Some(posted(error)))).await
 }
 
 pub async fn update(page: Page, path: web::Path<String>, form: Form) -> HttpResponse {

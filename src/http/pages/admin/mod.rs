@@ -113,6 +113,38 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// The form a refused action came from: its section of the page, what was typed, the refusal.
+pub struct Posted<'a> {
+    pub section: &'a str,
+    pub fields: &'a BTreeMap<String, String>,
+    pub error: Refusal,
+}
+
+impl Posted<'_> {
+    /// What the templates' `val` and `refusal` macros read; all null on a plain view.
+    pub fn context(posted: Option<&Posted<'_>>) -> Value {
+        match posted {
+            Some(p) => json!({"section": p.section, "fields": p.fields, "error": p.error}),
+            None => json!({"section": null, "fields": null, "error": null}),
+        }
+    }
+}
+
+/// After a form's action: on to `to`, or the page again (`again`) with the refusal at its form.
+pub async fn after<T, Fut>(
+    result: AppResult<T>,
+    to: &str,
+    again: impl FnOnce(Refusal) -> Fut,
+) -> AppResult<HttpResponse>
+where
+    Fut: std::future::Future<Output = AppResult<HttpResponse>>,
+{
+    match result {
+        Ok(_) => Ok(see_other(to)),
+        Err(e) => again(refusal(e)?).await,
+    }
+}
+
 /// A client error as a refusal for the form; anything else stays an error (a page of its own).
 pub fn refusal(error: AppError) -> AppResult<Refusal> {
     match error {

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{Console, Fields, Form, console, input, refusal, see_other};
+use super::{Console, Fields, Form, Posted, after, console, input};
 use crate::error::AppResult;
 use crate::http::pages::Page;
 use crate::service::{conversions, expiry, program_settings, rewards, tiers};
@@ -18,11 +18,7 @@ const NEW_TIER_ROWS: usize = 2;
 const FIRST_TIER_ROWS: usize = 3;
 
 /// The page, with the refusal of a section's form and what was typed there, if any.
-async fn show(
-    c: &Console,
-    status: StatusCode,
-    posted: Option<(&str, &BTreeMap<String, String>, super::Refusal)>,
-) -> AppResult<HttpResponse> {
+async fn show(c: &Console, status: StatusCode, posted: Option<Posted<'_>>) -> AppResult<HttpResponse> {
     let settings = program_settings::get(c.db(), &c.actor).await?;
     let expiry = expiry::rules::get(c.db(), &c.actor).await?;
     let conversion = conversions::get_setting(c.db(), &c.actor).await?;
@@ -37,13 +33,9 @@ async fn show(
         .collect();
     let blank = if tier_rows.is_empty() { FIRST_TIER_ROWS } else { NEW_TIER_ROWS };
     tier_rows.extend((0..blank).map(|_| json!({})));
-    let (section, fields, error) = match posted {
-        Some((section, fields, error)) => (Some(section), Some(fields), Some(error)),
-        None => (None, None, None),
-    };
     let context = json!({
         "settings": settings, "expiry": expiry, "conversion": conversion, "tier_rows": tier_rows,
-        "rewards": catalogue, "posted": {"section": section, "fields": fields, "error": error},
+        "rewards": catalogue, "posted": Posted::context(posted.as_ref()),
         "zones": ["Europe/Paris", "Europe/Brussels", "Europe/Zurich", "Europe/Luxembourg", "Europe/London",
                   "America/Montreal", "Indian/Reunion", "America/Martinique", "Pacific/Noumea", "UTC"],
     });
@@ -80,14 +72,12 @@ pub async fn page(page: Page) -> HttpResponse {
 /// Runs a section's action: back to the page with a flash, or the page again with the refusal.
 async fn act<T>(
     c: &Console,
-    form: &BTreeMap<String, String>,
+    fields: &BTreeMap<String, String>,
     section: &str,
     result: AppResult<T>,
 ) -> AppResult<HttpResponse> {
-    match result {
-        Ok(_) => Ok(see_other(&format!("/admin/program?done=saved#{section}"))),
-        Err(e) => show(c, StatusCode::UNPROCESSABLE_ENTITY, Some((section, form, refusal(e)?))).await,
-    }
+    let to = format!("/admin/program?done=saved#{section}");
+    after(result, &to, |error| show(c, StatusCode::UNPROCESSABLE_ENTITY, Some(Posted { section, fields, error }))).await
 }
 
 pub async fn save(page: Page, form: Form) -> HttpResponse {

@@ -7,39 +7,29 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::{Console, Fields, Form, console, input, refusal, see_other};
+use super::{Console, Fields, Form, Posted, after, console, input};
 use crate::error::{AppError, AppResult};
 use crate::http::pages::Page;
 use crate::service::{locations, staff};
 
-async fn show(
-    c: &Console,
-    status: StatusCode,
-    posted: Option<(&str, &BTreeMap<String, String>, super::Refusal)>,
-) -> AppResult<HttpResponse> {
+async fn show(c: &Console, status: StatusCode, posted: Option<Posted<'_>>) -> AppResult<HttpResponse> {
     let shops = locations::list(c.db(), &c.actor, true).await?;
     let people = staff::list(c.db(), &c.actor).await?;
-    let (section, fields, error) = match posted {
-        Some((section, fields, error)) => (Some(section), Some(fields), Some(error)),
-        None => (None, None, None),
-    };
     let context = json!({
         "shops": shops, "staff": people, "me_id": c.actor.staff_id,
-        "posted": {"section": section, "fields": fields, "error": error},
+        "posted": Posted::context(posted.as_ref()),
     });
     c.render(status, "pages/admin/shops.html", "shops", context)
 }
 
 async fn act<T>(
     c: &Console,
-    form: &BTreeMap<String, String>,
+    fields: &BTreeMap<String, String>,
     section: &str,
     result: AppResult<T>,
 ) -> AppResult<HttpResponse> {
-    match result {
-        Ok(_) => Ok(see_other(&format!("/admin/shops?done=saved#{section}"))),
-        Err(e) => show(c, StatusCode::UNPROCESSABLE_ENTITY, Some((section, form, refusal(e)?))).await,
-    }
+    let to = format!("/admin/shops?done=saved#{section}");
+    after(result, &to, |error| show(c, StatusCode::UNPROCESSABLE_ENTITY, Some(Posted { section, fields, error }))).await
 }
 
 pub async fn page(page: Page) -> HttpResponse {
