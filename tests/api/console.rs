@@ -240,7 +240,11 @@ async fn shops_staff_members_promos_and_referral_pages_work_end_to_end() {
     let form = lea.get(&path).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("Choisissez votre mot de passe"));
-    assert!(form.body.contains("<title>Choisissez votre mot de passe · Shop shop</title>"), "the shop's name: {}", form.body);
+    assert!(
+        form.body.contains("<title>Choisissez votre mot de passe · Shop shop</title>"),
+        "the shop's name: {}",
+        form.body
+    );
     let csrf = form.csrf();
     let short = lea.post(&path, &[("csrf", &csrf), ("password", "court"), ("password_again", "court")]).await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
