@@ -153,7 +153,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 /// "consents.?" (an unknown map key) reads as "consents"; the root "." as no field.
-fn field_path(path: &str) -> String {
+pub(crate) fn field_path(path: &str) -> String {
     path.split('.').filter(|seg| !seg.is_empty() && *seg != "?").collect::<Vec<_>>().join(".")
 }
 

@@ -48,15 +48,6 @@ pub struct DesignView {
     pub version: String,
 }
 
-/// The design passes of `program` are drawn with now, from a folder or the database.
-fn current(c: &mut DbConn, wallet: &AppleWallet, program: &Program) -> AppResult<Arc<Design>> {
-    if let Some(published) = published(c, wallet, program)? {
-        return Ok(published);
-    }
-    let folder = wallet.design(program.pass_design.as_deref());
-    Ok(Arc::new(Design::from_files("(folder design)", &json(&folder.file())?, folder.image_files()).map_err(internal)?))
-}
-
 fn json(file: &DesignFile) -> AppResult<Vec<u8>> {
     serde_json::to_vec(file).map_err(|e| AppError::Internal(e.into()))
 }
@@ -68,20 +59,39 @@ fn internal(e: impl std::fmt::Display) -> AppError {
 /// Image files by name.
 type Files = Vec<(String, Vec<u8>)>;
 
-/// The draft, or what passes show now when there is none; and whether it is unpublished.
-fn draft(c: &mut DbConn, wallet: &AppleWallet, program: &Program) -> AppResult<(DesignFile, Files, bool)> {
-    match repo::designs::find(c, &program.id, DRAFT)? {
-        Some(row) => {
-            let file: DesignFile = serde_json::from_str(&row.design).map_err(internal)?;
-            let published = repo::designs::find(c, &program.id, PUBLISHED)?;
-            let live = program.pass_design.as_deref() == Some(CONSOLE);
-            let unpublished = !live || published.is_none_or(|p| p.fingerprint != row.fingerprint);
-            Ok((file, repo::designs::images(c, &program.id, DRAFT)?, unpublished))
-        }
-        None => {
-            let design = current(c, wallet, program)?;
-            Ok((design.file(), design.image_files(), false))
-        }
+/// What the design page edits: the draft, or what passes show now when there is none.
+struct Draft {
+    file: DesignFile,
+    files: Files,
+    /// Its fingerprint (the preview's cache key).
+    fingerprint: String,
+    /// Whether it differs from what passes are drawn with.
+    unpublished: bool,
+}
+
+fn draft(c: &mut DbConn, wallet: &AppleWallet, program: &Program) -> AppResult<Draft> {
+    if let Some(row) = repo::designs::find(c, &program.id, DRAFT)? {
+        let published = repo::designs::find(c, &program.id, PUBLISHED)?;
+        let live = program.pass_design.as_deref() == Some(CONSOLE);
+        return Ok(Draft {
+            file: serde_json::from_str(&row.design).map_err(internal)?,
+            files: repo::designs::images(c, &program.id, DRAFT)?,
+            unpublished: !live || published.is_none_or(|p| p.fingerprint != row.fingerprint),
+            fingerprint: row.fingerprint,
+        });
+    }
+    Ok(match published(c, program)? {
+        Some(design) => start_from(&design),
+        None => start_from(wallet.design(program.pass_design.as_deref())),
+    })
+}
+
+fn start_from(design: &Design) -> Draft {
+    Draft {
+        file: design.file(),
+        files: design.image_files(),
+        fingerprint: design.fingerprint.clone(),
+        unpublished: false,
     }
 }
 
@@ -90,17 +100,16 @@ pub async fn view(db: &Db, wallet: Arc<AppleWallet>, actor: &Actor) -> AppResult
     let program_id = actor.program_id.clone();
     db.read(move |c| {
         let program = repo::programs::find(c, &program_id)?;
-        let (file, files, unpublished) = draft(c, &wallet, &program)?;
-        let built = Design::from_files("(draft)", &json(&file)?, files.clone()).map_err(internal)?;
+        let d = draft(c, &wallet, &program)?;
         Ok(DesignView {
-            background_color: file.background_color.hex(),
-            foreground_color: file.foreground_color.hex(),
-            label_color: file.label_color.hex(),
-            logo_text: file.logo_text,
-            images: files.into_iter().map(|(n, _)| n).collect(),
-            unpublished,
+            background_color: d.file.background_color.hex(),
+            foreground_color: d.file.foreground_color.hex(),
+            label_color: d.file.label_color.hex(),
+            logo_text: d.file.logo_text,
+            images: d.files.into_iter().map(|(n, _)| n).collect(),
+            unpublished: d.unpublished,
             published: program.pass_design.as_deref() == Some(CONSOLE),
-            version: built.fingerprint[..12].to_owned(),
+            version: d.fingerprint.chars().take(12).collect(),
         })
     })
     .await
@@ -132,7 +141,7 @@ pub async fn save_draft(db: &Db, wallet: Arc<AppleWallet>, actor: &Actor, form: 
     let actor = actor.clone();
     db.write(move |c| {
         let program = repo::programs::find(c, &actor.program_id)?;
-        let (mut file, mut files, _) = draft(c, &wallet, &program)?;
+        let Draft { mut file, mut files, .. } = draft(c, &wallet, &program)?;
         let before = serde_json::to_value(&file).map_err(internal)?;
         file.background_color = bg;
         file.foreground_color = fg;
@@ -195,7 +204,7 @@ static BUILT: LazyLock<Mutex<HashMap<String, Arc<Design>>>> = LazyLock::new(Mute
 const BUILT_MAX: usize = 256;
 
 /// The published console design of `program`, when its passes are drawn with one.
-pub fn published(c: &mut DbConn, _wallet: &AppleWallet, program: &Program) -> AppResult<Option<Arc<Design>>> {
+pub fn published(c: &mut DbConn, program: &Program) -> AppResult<Option<Arc<Design>>> {
     if program.pass_design.as_deref() != Some(CONSOLE) {
         return Ok(None);
     }
@@ -226,8 +235,7 @@ pub async fn draft_image(db: &Db, wallet: Arc<AppleWallet>, actor: &Actor, name:
     let program_id = actor.program_id.clone();
     db.read(move |c| {
         let program = repo::programs::find(c, &program_id)?;
-        let (_, files, _) = draft(c, &wallet, &program)?;
-        files.into_iter().find(|(n, _)| *n == name).map(|(_, b)| b).ok_or_else(no_image)
+        draft(c, &wallet, &program)?.files.into_iter().find(|(n, _)| *n == name).map(|(_, b)| b).ok_or_else(no_image)
     })
     .await
 }

@@ -44,7 +44,7 @@ fn snapshot(
 ) -> AppResult<Snapshot> {
     let program = repo::programs::find(conn, &card.program_id)?;
     let customer = repo::customers::find(conn, &card.program_id, &card.customer_id)?;
-    let stored = super::designs::published(conn, apple, &program)?;
+    let stored = super::designs::published(conn, &program)?;
     let design_name = match &stored {
         Some(_) => format!("program-{}", program.id),
         None => program

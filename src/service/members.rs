@@ -149,6 +149,13 @@ pub async fn get(db: &Db, actor: &Actor, id: String) -> AppResult<MemberDetail> 
     .await
 }
 
+/// The id of the member's card (the card routes' argument), in one read.
+pub async fn card_id(db: &Db, actor: &Actor, id: String) -> AppResult<String> {
+    actor.require(Role::Manager)?;
+    let program_id = actor.program_id.clone();
+    db.read(move |c| Ok(find(c, &program_id, &id)?.1.id)).await
+}
+
 fn find(c: &mut DbConn, program_id: &str, id: &str) -> AppResult<(Customer, Card)> {
     let customer = repo::customers::find_opt(c, program_id, id)?.ok_or_else(not_found)?;
     let card = repo::cards::find_by_customer(c, program_id, &customer.id)?;

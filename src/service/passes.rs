@@ -75,7 +75,7 @@ pub struct Signing {
 pub fn prepare(conn: &mut DbConn, wallet: &Arc<AppleWallet>, card: &Card, public_url: &str) -> AppResult<Signing> {
     let program = repo::programs::find(conn, &card.program_id)?;
     let input = input(conn, wallet, card, &program, public_url)?;
-    let stored = super::designs::published(conn, wallet, &program)?;
+    let stored = super::designs::published(conn, &program)?;
     Ok(Signing {
         wallet: wallet.clone(),
         stored,

@@ -92,8 +92,7 @@ pub async fn action(page: Page, path: web::Path<(String, String)>, form: Form) -
         c.check(&form)?;
         let (id, action) = path.into_inner();
         let f = Fields(&form);
-        let member = members::get(c.db(), &c.actor, id.clone()).await?;
-        let card_id = member.card.id.clone();
+        let card_id = members::card_id(c.db(), &c.actor, id.clone()).await?;
         let result: AppResult<()> = async {
             match action.as_str() {
                 "adjust" => {
@@ -104,11 +103,7 @@ pub async fn action(page: Page, path: web::Path<(String, String)>, form: Form) -
                     stored_refusal(&stored)
                 }
                 "voucher" => {
-                    let voucher = match f.text("kind").as_str() {
-                        Some("percent") => json!({"percent_off": f.number("value")}),
-                        Some("item") => json!({"item": f.text("value")}),
-                        _ => json!({"amount_off_cents": f.cents("value")}),
-                    };
+                    let voucher = f.voucher();
                     let goodwill: vouchers::manual::Goodwill = input(
                         json!({"voucher": voucher, "validity_days": f.number("validity_days"), "reason": f.text("reason")}),
                     )?;

@@ -184,16 +184,31 @@ impl Fields<'_> {
     pub fn has(&self, name: &str) -> bool {
         self.0.get(name).is_some_and(|v| !v.trim().is_empty())
     }
+    /// A voucher's value from the `kind` select (`amount`, `percent`, `item`) and the `value` field.
+    pub fn voucher(&self) -> Value {
+        match self.text("kind").as_str() {
+            Some("percent") => json!({"percent_off": self.number("value")}),
+            Some("item") => json!({"item": self.text("value")}),
+            _ => json!({"amount_off_cents": self.cents("value")}),
+        }
+    }
 }
 
 /// Reads a service input from JSON built of form fields; a field that does not fit is refused
 /// as the API would refuse it (400, the field named).
 pub fn input<T: serde::de::DeserializeOwned>(value: Value) -> AppResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
+        let field = crate::http::extractors::field_path(&e.path().to_string());
         AppError::invalid_field(field, e.into_inner())
     })
+}
+
+/// Leaves out the fields a form left empty, so that the input's defaults apply.
+pub fn strip_nulls(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.retain(|_, v| !v.is_null());
+    }
+    value
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{Console, Fields, Form, Posted, after, console, input};
+use super::{Console, Fields, Form, Posted, after, console, input, strip_nulls};
 use crate::error::AppResult;
 use crate::http::pages::Page;
 use crate::service::{conversions, expiry, program_settings, rewards, tiers};
@@ -183,11 +183,7 @@ pub async fn add_reward(page: Page, form: Form) -> HttpResponse {
     console(page, |c: Console| async move {
         c.check(&form)?;
         let f = Fields(&form);
-        let voucher = match f.text("kind").as_str() {
-            Some("percent") => json!({"percent_off": f.number("value")}),
-            Some("item") => json!({"item": f.text("value")}),
-            _ => json!({"amount_off_cents": f.cents("value")}),
-        };
+        let voucher = f.voucher();
         let body = strip_nulls(json!({
             "name": f.text("name"), "name_fr": f.optional("name_fr"), "cost_points": f.number("cost_points"),
             "voucher": voucher, "validity_days": f.number("validity_days"),
@@ -206,12 +202,4 @@ pub async fn archive_reward(page: Page, path: web::Path<String>, form: Form) -> 
         act(&c, &form, "rewards", result).await
     })
     .await
-}
-
-/// Leaves out the fields the form left empty (the input's defaults apply).
-fn strip_nulls(mut value: Value) -> Value {
-    if let Value::Object(map) = &mut value {
-        map.retain(|_, v| !v.is_null());
-    }
-    value
 }

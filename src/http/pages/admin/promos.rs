@@ -2,26 +2,19 @@
 //! resume, end, the codes CSV, the pool's progress) and the referral programme (its rules, its
 //! figures, the referrals with their rejection reasons).
 
-use std::collections::BTreeMap;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{Console, Fields, Form, console, input, refusal, see_other};
+use super::{Console, Fields, Form, Posted, console, input, refusal, see_other, strip_nulls};
 use crate::domain::status::CampaignStatus;
 use crate::error::{AppError, AppResult};
 use crate::http::pages::Page;
 use crate::service::{promos, referrals};
 
-async fn show_list(
-    c: &Console,
-    status: StatusCode,
-    posted: Option<(&BTreeMap<String, String>, super::Refusal)>,
-) -> AppResult<HttpResponse> {
+async fn show_list(c: &Console, status: StatusCode, posted: Option<Posted<'_>>) -> AppResult<HttpResponse> {
     let campaigns = promos::list(c.db(), &c.actor).await?;
-    let (fields, error) = posted.map_or((None, None), |(f, e)| (Some(f), Some(e)));
-    let context = json!({"campaigns": campaigns, "posted": {"section": "campaign", "fields": fields, "error": error}});
+    let context = json!({"campaigns": campaigns, "posted": Posted::context(posted.as_ref())});
     c.render(status, "pages/admin/promos.html", "promos", context)
 }
 
@@ -66,15 +59,20 @@ pub async fn create(page: Page, form: Form) -> HttpResponse {
         if f.has("hour_from") || f.has("hour_to") {
             body["hours"] = json!({"from": f.number("hour_from"), "to": f.number("hour_to")});
         }
-        if let Value::Object(map) = &mut body {
-            map.retain(|_, v| !v.is_null());
-        }
+        let mut body = strip_nulls(body);
         if body.get("min_purchase_cents").is_none() {
             body["min_purchase_cents"] = json!(0);
         }
         match async { promos::create(c.db(), &c.actor, input(body)?).await }.await {
             Ok(campaign) => Ok(see_other(&format!("/admin/promos/{}?done=created", campaign.id))),
-            Err(e) => show_list(&c, StatusCode::UNPROCESSABLE_ENTITY, Some((&form, refusal(e)?))).await,
+            Err(e) => {
+                show_list(
+                    &c,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(Posted { section: "campaign", fields: &form, error: refusal(e)? }),
+                )
+                .await
+            }
         }
     })
     .await
@@ -128,16 +126,11 @@ pub async fn codes(page: Page, path: web::Path<String>) -> HttpResponse {
     .await
 }
 
-async fn show_referral(
-    c: &Console,
-    status: StatusCode,
-    posted: Option<(&BTreeMap<String, String>, super::Refusal)>,
-) -> AppResult<HttpResponse> {
+async fn show_referral(c: &Console, status: StatusCode, posted: Option<Posted<'_>>) -> AppResult<HttpResponse> {
     let settings = referrals::get_settings(c.db(), &c.actor).await?;
     let stats = referrals::stats(c.db(), &c.actor).await?;
     let list = referrals::list(c.db(), &c.actor, None, 100).await?;
-    let (fields, error) = posted.map_or((None, None), |(f, e)| (Some(f), Some(e)));
-    let posted = json!({"section": "referral", "fields": fields, "error": error});
+    let posted = Posted::context(posted.as_ref());
     let context = json!({"settings": settings, "stats": stats, "referrals": list, "posted": posted});
     c.render(status, "pages/admin/referral.html", "referral", context)
 }
@@ -150,18 +143,23 @@ pub async fn save_referral(page: Page, form: Form) -> HttpResponse {
     console(page, |c: Console| async move {
         c.check(&form)?;
         let f = Fields(&form);
-        let mut body = json!({
+        let body = json!({
             "enabled": f.checked("enabled"), "min_purchase_cents": f.cents("min_purchase"),
             "window_days": f.number("window_days"), "referrer_points": f.number("referrer_points"),
             "referee_points": f.number("referee_points"), "max_per_month": f.number("max_per_month"),
             "max_total": f.number("max_total"), "clawback": f.checked("clawback"),
         });
-        if let Value::Object(map) = &mut body {
-            map.retain(|_, v| !v.is_null());
-        }
+        let body = strip_nulls(body);
         match async { referrals::put_settings(c.db(), &c.actor, input(body)?).await }.await {
             Ok(_) => Ok(see_other("/admin/referral?done=saved")),
-            Err(e) => show_referral(&c, StatusCode::UNPROCESSABLE_ENTITY, Some((&form, refusal(e)?))).await,
+            Err(e) => {
+                show_referral(
+                    &c,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(Posted { section: "referral", fields: &form, error: refusal(e)? }),
+                )
+                .await
+            }
         }
     })
     .await
