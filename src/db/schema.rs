@@ -648,3 +648,15 @@ diesel::joinable!(staff_invitations -> staff_users (staff_id));
 diesel::allow_tables_to_appear_in_same_query!(audit_log, staff_users, staff_invitations);
 diesel::allow_tables_to_appear_in_same_query!(card_tiers, customers);
 diesel::allow_tables_to_appear_in_same_query!(card_tiers, cards);
+
+diesel::table! {
+    sales_totals (location_id, day) {
+        location_id -> Text,
+        day -> Date,
+        program_id -> Text,
+        transactions -> BigInt,
+        revenue_cents -> BigInt,
+        staff_id -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}

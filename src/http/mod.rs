@@ -35,6 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/locations").post(api::locations::create).get(api::locations::list))
                 .service(web::resource("/locations/{id}").put(api::locations::update))
                 .service(web::resource("/locations/{id}/archive").post(api::locations::archive))
+                .service(
+                    web::resource("/locations/{id}/sales-totals")
+                        .post(api::locations::put_sales_totals)
+                        .get(api::locations::sales_totals),
+                )
                 .service(web::resource("/staff").post(api::staff::invite).get(api::staff::list))
                 .service(web::resource("/staff/{id}").get(api::staff::get).put(api::staff::update))
                 .service(web::resource("/staff/{id}/disable").post(api::staff::disable))

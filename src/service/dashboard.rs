@@ -101,7 +101,7 @@ fn figures(c: &mut DbConn, program: &Program, from: NaiveDateTime, to: NaiveDate
     let id = program.id.as_str();
     // `to` is now: a moment later than every row written so far.
     let to = to + chrono::Duration::seconds(1);
-    let (purchases, revenue_cents) = repo::dashboard::purchases(c, id, from, to)?;
+    let (purchases, revenue_cents) = repo::dashboard::purchases(c, id, None, from, to)?;
     Ok(Figures {
         new_members: repo::dashboard::new_members(c, id, from, to)?,
         purchases,

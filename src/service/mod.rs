@@ -31,6 +31,7 @@ pub mod purchases;
 pub mod referrals;
 pub mod reversals;
 pub mod rewards;
+pub mod sales_totals;
 pub mod staff;
 pub mod tiers;
 pub mod vouchers;

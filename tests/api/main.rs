@@ -25,6 +25,7 @@ mod errors;
 mod expiry;
 mod google_wallet;
 mod idempotency;
+mod insights;
 mod isolation;
 mod ledger_props;
 mod lots_props;

@@ -23,19 +23,24 @@ pub fn new_members(conn: &mut DbConn, program_id: &str, from: NaiveDateTime, to:
         .first(conn)
 }
 
-/// Purchases by members that happened in the range, and their amount.
+/// Purchases by members that happened in the range (at one shop, or anywhere), and their amount.
 pub fn purchases(
     conn: &mut DbConn,
     program_id: &str,
+    location_id: Option<&str>,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<(i64, i64)> {
-    purchases::table
+    let mut query = purchases::table
         .filter(purchases::program_id.eq(program_id))
         .filter(purchases::occurred_at.ge(from))
         .filter(purchases::occurred_at.lt(to))
         .select((count_star(), total("amount_cents")))
-        .first(conn)
+        .into_boxed();
+    if let Some(location_id) = location_id {
+        query = query.filter(purchases::location_id.eq(location_id));
+    }
+    query.first(conn)
 }
 
 /// The sum of the ledger's moves of these kinds in the range (signed).

@@ -42,6 +42,7 @@ pub mod rate_limits;
 pub mod referrals;
 pub mod reversals;
 pub mod rewards;
+pub mod sales_totals;
 pub mod secrets;
 pub mod staff;
 pub mod tiers;

@@ -5,6 +5,7 @@ use crate::db::Db;
 use crate::error::AppResult;
 use crate::http::extractors::{JsonBody, Staff};
 use crate::service::locations::{self, LocationDto, LocationInput};
+use crate::service::sales_totals::{self, PutOutcome, RangeQuery, TotalsDto, TotalsInput};
 
 pub async fn create(
     db: web::Data<Db>,
@@ -44,4 +45,22 @@ pub async fn archive(
     path: web::Path<String>,
 ) -> AppResult<web::Json<LocationDto>> {
     locations::archive(&db, &actor, path.into_inner()).await.map(web::Json)
+}
+
+pub async fn put_sales_totals(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    JsonBody(input): JsonBody<TotalsInput>,
+) -> AppResult<web::Json<PutOutcome>> {
+    sales_totals::put(&db, &actor, path.into_inner(), input).await.map(web::Json)
+}
+
+pub async fn sales_totals(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    query: web::Query<RangeQuery>,
+) -> AppResult<web::Json<Vec<TotalsDto>>> {
+    sales_totals::list(&db, &actor, path.into_inner(), query.into_inner()).await.map(web::Json)
 }
