@@ -12,6 +12,7 @@ pub mod money;
 pub mod patch;
 pub mod points;
 pub mod promo;
+pub mod rfm;
 pub mod role;
 pub mod status;
 pub mod text;
