@@ -205,3 +205,24 @@ pub struct TierProgress {
     pub value: i64,
     pub next_at_least: i64,
 }
+
+/// A table as CSV (RFC 4180 quoting by the `csv` crate). A cell that a spreadsheet would read
+/// as a formula (a member's name typed as `=HYPERLINK(...)`) gets a leading `'`, so that an
+/// export opened in Excel shows the text and runs nothing.
+pub fn csv_table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> crate::error::AppResult<String> {
+    let internal = |e: csv::Error| crate::error::AppError::Internal(e.into());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(header).map_err(internal)?;
+    for row in rows {
+        let cells = row.as_ref().iter().map(|cell| {
+            if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err() {
+                format!("'{cell}")
+            } else {
+                cell.clone()
+            }
+        });
+        out.write_record(cells).map_err(internal)?;
+    }
+    let bytes = out.into_inner().map_err(|e| crate::error::AppError::Internal(anyhow::anyhow!("{e}")))?;
+    String::from_utf8(bytes).map_err(|e| crate::error::AppError::Internal(e.into()))
+}

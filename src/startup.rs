@@ -58,7 +58,7 @@ pub fn worker_settings(config: &Config) -> WorkerSettings {
 
 /// Every job kind of this build, with the function that runs it.
 pub fn registry(ctx: &AppContext) -> Registry {
-    use crate::service::{card_changes, conversions, expiry, passes, passkit, promos, tiers, vouchers};
+    use crate::service::{card_changes, conversions, expiry, insights, passes, passkit, promos, tiers, vouchers};
     let mut registry = Registry::default();
     let c = ctx.clone();
     registry.register(move |job: promos::GeneratePool, _| promos::run_generate_job(c.db.clone(), job));
@@ -84,6 +84,10 @@ pub fn registry(ctx: &AppContext) -> Registry {
     registry.register(move |job: tiers::check::TierReevaluation, _| tiers::check::run_reevaluation(c.db.clone(), job));
     let c = ctx.clone();
     registry.register(move |job: expiry::run::ExpiryCheck, _| expiry::run::run(c.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: insights::rfm::RfmScoring, _| insights::rfm::run_scoring(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: insights::rfm::RfmNightly, _| insights::rfm::run_nightly(c.db.clone(), job));
     registry
 }
 
@@ -93,6 +97,7 @@ pub async fn schedule_sweeps(db: &Db) -> anyhow::Result<()> {
     crate::service::vouchers::expiry::schedule(db, chrono::Duration::zero()).await?;
     crate::service::tiers::check::schedule(db, chrono::Duration::zero()).await?;
     crate::service::expiry::run::schedule(db, chrono::Duration::zero()).await?;
+    crate::service::insights::rfm::schedule(db, chrono::Duration::zero()).await?;
     Ok(())
 }
 

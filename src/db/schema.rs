@@ -660,3 +660,39 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    rfm_scores (card_id) {
+        card_id -> Text,
+        program_id -> Text,
+        computed_on -> Date,
+        days_since_last -> BigInt,
+        purchases -> BigInt,
+        net_spend_cents -> BigInt,
+        r -> Integer,
+        f -> Integer,
+        m -> Integer,
+        fm -> Integer,
+        segment -> Text,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rfm_runs (program_id) {
+        program_id -> Text,
+        state -> Text,
+        window_months -> Integer,
+        computed_on -> Nullable<Date>,
+        members_total -> BigInt,
+        members_buying -> BigInt,
+        members_scored -> BigInt,
+        revenue_cents -> BigInt,
+        requested_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(rfm_scores, cards);
+diesel::allow_tables_to_appear_in_same_query!(rfm_scores, customers);
+diesel::allow_tables_to_appear_in_same_query!(rfm_runs, programs);

@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+use super::status::text_enum;
+
 /// What is scored of one member over the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Measures {
@@ -58,21 +60,21 @@ pub fn quintiles(values: &[i64]) -> Vec<u8> {
         .collect()
 }
 
-/// The standard named segments, from the recency score and the frequency-monetary score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Segment {
-    Champions,
-    Loyal,
-    PotentialLoyalists,
-    New,
-    Promising,
-    NeedAttention,
-    AboutToSleep,
-    AtRisk,
-    CantLoseThem,
-    Hibernating,
-    Lost,
+text_enum! {
+    /// The standard named segments, from the recency score and the frequency-monetary score.
+    Segment, "an RFM segment" {
+        Champions = "champions",
+        Loyal = "loyal",
+        PotentialLoyalists = "potential_loyalists",
+        New = "new",
+        Promising = "promising",
+        NeedAttention = "need_attention",
+        AboutToSleep = "about_to_sleep",
+        AtRisk = "at_risk",
+        CantLoseThem = "cant_lose_them",
+        Hibernating = "hibernating",
+        Lost = "lost",
+    }
 }
 
 use Segment::{
@@ -90,44 +92,10 @@ const GRID: [[Segment; 5]; 5] = [
 ];
 
 impl Segment {
-    pub const ALL: [Segment; 11] = [
-        Champions,
-        Loyal,
-        PotentialLoyalists,
-        New,
-        Promising,
-        NeedAttention,
-        AboutToSleep,
-        AtRisk,
-        CantLoseThem,
-        Hibernating,
-        Lost,
-    ];
-
     /// The segment of scores `r` and `fm` (each clamped to 1..=5).
     pub fn of(r: u8, fm: u8) -> Segment {
         let (row, column) = (5 - usize::from(r.clamp(1, 5)), usize::from(fm.clamp(1, 5)) - 1);
         GRID[row][column]
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Champions => "champions",
-            Loyal => "loyal",
-            PotentialLoyalists => "potential_loyalists",
-            New => "new",
-            Promising => "promising",
-            NeedAttention => "need_attention",
-            AboutToSleep => "about_to_sleep",
-            AtRisk => "at_risk",
-            CantLoseThem => "cant_lose_them",
-            Hibernating => "hibernating",
-            Lost => "lost",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Segment> {
-        Segment::ALL.into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -172,12 +140,10 @@ mod tests {
         assert_eq!(Segment::of(5, 1), Segment::New);
         assert_eq!(Segment::of(1, 5), Segment::CantLoseThem);
         assert_eq!(Segment::of(2, 3), Segment::AtRisk);
-        let mut seen: Vec<Segment> = GRID.iter().flatten().copied().collect();
-        seen.sort_unstable();
-        seen.dedup();
+        let seen: std::collections::HashSet<Segment> = GRID.iter().flatten().copied().collect();
         assert_eq!(seen.len(), Segment::ALL.len(), "each named segment has a cell");
         for s in Segment::ALL {
-            assert_eq!(Segment::parse(s.as_str()), Some(s));
+            assert_eq!(Segment::parse(s.as_str()).ok(), Some(*s));
         }
     }
 }

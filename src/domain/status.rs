@@ -26,13 +26,13 @@ macro_rules! text_enum {
                 }
             }
 
-            pub fn parse(s: &str) -> Result<Self, Invalid> {
+            pub fn parse(s: &str) -> Result<Self, $crate::domain::Invalid> {
                 let known = [$($text),+];
                 Self::ALL
                     .iter()
                     .copied()
                     .find(|v| v.as_str() == s)
-                    .ok_or_else(|| Invalid::new(format!("{} is one of {}", $what, known.join(", "))))
+                    .ok_or_else(|| $crate::domain::Invalid::new(format!("{} is one of {}", $what, known.join(", "))))
             }
         }
 
@@ -72,14 +72,15 @@ macro_rules! text_enum {
         {
             fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
                 let text = String::from_sql(bytes)?;
-                $name::parse(&text).map_err(|why| unknown_in_column(&text, &why).into())
+                $name::parse(&text).map_err(|why| $crate::domain::status::unknown_in_column(&text, &why).into())
             }
         }
     };
 }
+pub(crate) use text_enum;
 
 /// The error of a column read: the stored value (cut short) and what it should have been.
-fn unknown_in_column(text: &str, why: &Invalid) -> String {
+pub(crate) fn unknown_in_column(text: &str, why: &Invalid) -> String {
     let shown: String = text.chars().take(40).collect();
     format!("unknown value {shown:?} in a status column: {why}")
 }
@@ -174,6 +175,14 @@ text_enum! {
     /// Where the re-evaluation of a programme's cards after a change of its tiers stands.
     ReevaluationState, "a re-evaluation state" {
         Running = "running",
+        Done = "done",
+    }
+}
+
+text_enum! {
+    /// Where a programme's RFM scoring stands: asked for and waiting for the worker, or done.
+    RfmState, "an RFM run state" {
+        Queued = "queued",
         Done = "done",
     }
 }

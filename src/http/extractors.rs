@@ -106,50 +106,78 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type =
-            req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = web::Bytes::from_request(req, payload);
+        let body = read_body(req, payload);
+        Box::pin(async move { decode(&body.await?).map(JsonBody) })
+    }
+}
+
+/// A JSON body that may be left out (a POST whose fields all have defaults): no body reads as
+/// `T::default()`, any other body as [`JsonBody`] reads it.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload);
         Box::pin(async move {
-            if let Some(ct) = content_type
-                && !ct.starts_with("application/json")
-                && !ct.contains("+json")
-            {
-                return Err(AppError::client(
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send the body as application/json",
-                ));
+            let bytes = body.await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(T::default()));
             }
-            let bytes = body.await.map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
-                Some(payload) => crate::http::edge::body_error(payload),
-                None => AppError::client(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the body is too large",
-                ),
-            })?;
-            if bytes.len() > MAX_BODY {
-                return Err(AppError::client(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body has more than {MAX_BODY} bytes"),
-                ));
-            }
-            let mut de = serde_json::Deserializer::from_slice(&bytes);
-            let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = field_path(&e.path().to_string());
-                let inner = e.into_inner();
-                let message = if inner.is_syntax() || inner.is_eof() {
-                    format!("malformed JSON: {inner}")
-                } else {
-                    inner.to_string()
-                };
-                AppError::invalid_field(missing_field(&message).map_or(path.clone(), |f| join(&path, f)), message)
-            })?;
-            de.end().map_err(|e| AppError::invalid_field("", format!("malformed JSON: {e}")))?;
-            Ok(JsonBody(value))
+            decode(&bytes).map(OptionalJsonBody)
         })
     }
+}
+
+/// The body, refused when it says it is not JSON or is too large.
+fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<web::Bytes, AppError>> {
+    let content_type =
+        req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        if let Some(ct) = content_type
+            && !ct.starts_with("application/json")
+            && !ct.contains("+json")
+        {
+            return Err(AppError::client(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = body.await.map_err(|e| match e.as_error::<actix_web::error::PayloadError>() {
+            Some(payload) => crate::http::edge::body_error(payload),
+            None => AppError::client(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body is too large",
+            ),
+        })?;
+        if bytes.len() > MAX_BODY {
+            return Err(AppError::client(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body has more than {MAX_BODY} bytes"),
+            ));
+        }
+        Ok(bytes)
+    })
+}
+
+/// Reads `T`, naming the field that is wrong.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = field_path(&e.path().to_string());
+        let inner = e.into_inner();
+        let message =
+            if inner.is_syntax() || inner.is_eof() { format!("malformed JSON: {inner}") } else { inner.to_string() };
+        AppError::invalid_field(missing_field(&message).map_or(path.clone(), |f| join(&path, f)), message)
+    })?;
+    de.end().map_err(|e| AppError::invalid_field("", format!("malformed JSON: {e}")))?;
+    Ok(value)
 }
 
 /// "consents.?" (an unknown map key) reads as "consents"; the root "." as no field.

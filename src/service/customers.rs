@@ -32,7 +32,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Terms => "terms",
             Purpose::MarketingEmail => "marketing_email",

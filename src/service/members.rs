@@ -18,6 +18,7 @@ use crate::domain::status::CardStatus;
 use crate::domain::text::{Locale, PersonName, Phone, Reason};
 use crate::dto::{CardDto, ConsentDto, CustomerDto, PurchaseDto, TierView, time};
 use crate::error::{AppError, AppResult};
+use crate::service::insights::rfm_views::ScoreDto;
 use crate::service::referrals::ReferralDto;
 use crate::service::vouchers::VoucherDto;
 
@@ -130,6 +131,9 @@ pub struct MemberDetail {
     /// The referrals this member made, newest first, and the one that brought them in.
     pub referrals: Vec<ReferralDto>,
     pub referred_by: Option<ReferralDto>,
+    /// The member's RFM scores of the last run; null when not scored (no profiling consent, no
+    /// purchase in the window, or never run).
+    pub rfm: Option<ScoreDto>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,13 +160,13 @@ pub async fn card_id(db: &Db, actor: &Actor, id: String) -> AppResult<String> {
     db.read(move |c| Ok(find(c, &program_id, &id)?.1.id)).await
 }
 
-fn find(c: &mut DbConn, program_id: &str, id: &str) -> AppResult<(Customer, Card)> {
+pub(super) fn find(c: &mut DbConn, program_id: &str, id: &str) -> AppResult<(Customer, Card)> {
     let customer = repo::customers::find_opt(c, program_id, id)?.ok_or_else(not_found)?;
     let card = repo::cards::find_by_customer(c, program_id, &customer.id)?;
     Ok((customer, card))
 }
 
-fn detail(c: &mut DbConn, customer: &Customer, card: &Card) -> AppResult<MemberDetail> {
+pub(super) fn detail(c: &mut DbConn, customer: &Customer, card: &Card) -> AppResult<MemberDetail> {
     let program = repo::programs::find(c, &customer.program_id)?;
     let now = repo::now();
     let current = repo::customers::current_consents(c, &program.id, &customer.id)?;
@@ -172,6 +176,7 @@ fn detail(c: &mut DbConn, customer: &Customer, card: &Card) -> AppResult<MemberD
     let purchases = repo::purchases::latest_of_card(c, &program.id, &card.id, None, 20)?;
     let made = repo::referrals::list(c, &program.id, Some(&card.id), None, 200)?;
     let referred_by = repo::referrals::for_referee(c, &program.id, &card.id)?;
+    let rfm = repo::rfm::score(c, &card.id)?;
     Ok(MemberDetail {
         customer: CustomerDto::new(customer, &current),
         erased: customer.erased_at.is_some(),
@@ -188,6 +193,7 @@ fn detail(c: &mut DbConn, customer: &Customer, card: &Card) -> AppResult<MemberD
         purchases: purchases.iter().map(PurchaseDto::from).collect(),
         referrals: made.iter().map(ReferralDto::from).collect(),
         referred_by: referred_by.as_ref().map(ReferralDto::from),
+        rfm: rfm.as_ref().map(ScoreDto::from),
     })
 }
 

@@ -98,6 +98,7 @@ pub fn erase_card(c: &mut DbConn, card: &Card) -> AppResult<()> {
     let program_id = &card.program_id;
     repo::customers::erase(c, program_id, &card.customer_id, repo::now())?;
     repo::customer_auth::forget_customer(c, program_id, &card.customer_id)?;
+    crate::service::insights::rfm::forget(c, program_id, &card.id)?;
     let card = repo::cards::close_for_erasure(c, program_id, &card.id, &random_token(32))?;
     card_changes::card_changed(c, &card)?;
     Ok(())

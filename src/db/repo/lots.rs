@@ -31,10 +31,7 @@ pub fn insert_many(conn: &mut DbConn, lots: &[NewLot<'_>]) -> QueryResult<()> {
         return diesel::insert_into(point_lots::table).values(lot).execute(conn).map(drop);
     }
     for rows in lots.chunks(super::ROWS_PER_INSERT) {
-        match conn {
-            DbConn::Pg(c) => diesel::insert_into(point_lots::table).values(rows).execute(c)?,
-            DbConn::Sqlite(c) => diesel::insert_into(point_lots::table).values(rows).execute(c)?,
-        };
+        insert_rows!(conn, point_lots::table, rows)?;
     }
     Ok(())
 }

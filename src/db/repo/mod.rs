@@ -16,6 +16,17 @@ macro_rules! insert_or_ignore {
     };
 }
 
+/// A multi-row `INSERT` on either backend (`MultiConnection` can't batch one: SQLite and
+/// PostgreSQL spell it differently), giving the number of rows inserted.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+}
+
 /// Ids bound in one `IN (...)` / `= ANY(...)`, and rows in one multi-row INSERT: far below
 /// SQLite's 32,766 bound parameters even for the widest row written in batches (vouchers).
 pub const IDS_PER_STATEMENT: usize = 500;
@@ -42,6 +53,7 @@ pub mod rate_limits;
 pub mod referrals;
 pub mod reversals;
 pub mod rewards;
+pub mod rfm;
 pub mod sales_totals;
 pub mod secrets;
 pub mod staff;

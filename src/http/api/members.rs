@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, web};
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::http::extractors::{JsonBody, Staff};
+use crate::service::consents::{self, ConsentsInput};
 use crate::service::members::{self, Erasure, ListQuery, MemberDetail, MemberPage, ProfileInput};
 
 pub async fn list(
@@ -44,4 +45,13 @@ pub async fn erase(
     JsonBody(input): JsonBody<Erasure>,
 ) -> AppResult<web::Json<MemberDetail>> {
     members::erase(&db, &actor, path.into_inner(), input).await.map(web::Json)
+}
+
+pub async fn consents(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    path: web::Path<String>,
+    JsonBody(input): JsonBody<ConsentsInput>,
+) -> AppResult<web::Json<MemberDetail>> {
+    consents::change(&db, &actor, path.into_inner(), input).await.map(web::Json)
 }

@@ -4,6 +4,7 @@ pub mod cards;
 pub mod conversions;
 pub mod customers;
 pub mod expiry;
+pub mod insights;
 pub mod ledger;
 pub mod locations;
 pub mod members;

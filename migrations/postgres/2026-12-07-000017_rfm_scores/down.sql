@@ -1,0 +1,2 @@
+DROP TABLE rfm_runs;
+DROP TABLE rfm_scores;
