@@ -538,6 +538,7 @@ async fn every_console_page_with_its_assets_weighs_under_150_kb_in_both_language
             &member,
             "/admin/promos",
             "/admin/referral",
+            "/admin/segments",
             "/admin/password",
         ] {
             let page = owner.get(&format!("{path}?lang={lang}")).await;
@@ -553,6 +554,60 @@ async fn every_console_page_with_its_assets_weighs_under_150_kb_in_both_language
         }
     }
     app.run_jobs().await;
+}
+
+#[tokio::test]
+async fn the_segments_page_draws_the_rfm_grid_and_lists_a_segments_members() {
+    let app = spawn_app().await;
+    for (k, cents) in [1_000, 2_500, 8_000].into_iter().enumerate() {
+        let body = json!({"email": format!("m{k}@example.fr"), "first_name": format!("Member{k}"), "consents": {"profiling": true}});
+        let (status, enrolled) = app.post("/api/v1/customers", &app.staff.cashier, None, &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{enrolled}");
+        let number = enrolled["card"]["number"].as_str().unwrap().to_owned();
+        let (status, _) = app.purchase(&app.staff.cashier, &number, cents, &format!("seg-{k}")).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    app.enrol("no-consent@example.fr").await;
+    let mut owner = signed_in(&app, "owner@shop.test").await;
+    let never = owner.get("/admin/segments").await;
+    assert_eq!(never.status, StatusCode::OK);
+    assert!(never.body.contains("not been scored yet"), "{}", never.body);
+
+    let refused = post(&mut owner, "/admin/segments", "/admin/segments/run", &[("window_months", "99")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(refused.body.contains("id=\"refused\""), "{}", refused.body);
+    let asked = post(&mut owner, "/admin/segments", "/admin/segments/run", &[("window_months", "6")]).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    assert_eq!(asked.headers["location"], "/admin/segments?done=rfm_queued");
+    let queued = owner.get("/admin/segments?done=rfm_queued").await;
+    assert_eq!(queued.status, StatusCode::OK, "{}", queued.body);
+    assert!(queued.body.contains("The scoring is queued"), "{}", queued.body);
+    app.run_jobs().await;
+
+    let page = owner.get("/admin/segments").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("over the last 6 months"), "{}", page.body);
+    assert!(page.body.contains("id=\"members-scored\">3<"), "{}", page.body);
+    assert_eq!(page.body.matches("<rect ").count(), 25, "one rect per cell");
+    // Each cell of the API's grid shows its count in the table under the chart.
+    let (_, api) = app.get("/api/v1/insights/rfm", &app.staff.owner).await;
+    for cell in api["grid"].as_array().unwrap().iter().filter(|c| c["members"].as_i64() > Some(0)) {
+        let td = format!("data-r=\"{}\" data-fm=\"{}\">{}<", cell["r"], cell["fm"], cell["members"]);
+        assert!(page.body.contains(&td), "{td} in {}", page.body);
+    }
+    let segment = api["segments"].as_array().unwrap().iter().find(|s| s["members"].as_i64() > Some(0)).unwrap();
+    let name = segment["segment"].as_str().unwrap();
+    let listed = owner.get(&format!("/admin/segments?segment={name}")).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(
+        listed.body.matches("href=\"/admin/members/").count(),
+        usize::try_from(segment["members"].as_i64().unwrap()).unwrap()
+    );
+    let csv = owner.get(&format!("/admin/segments/members.csv?segment={name}")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.body.lines().count(), 1 + usize::try_from(segment["members"].as_i64().unwrap()).unwrap());
+    let fr = owner.get("/admin/segments?lang=fr").await;
+    assert!(fr.body.contains("Récence × fréquence-valeur"), "{}", fr.body);
 }
 
 async fn owner_len(app: &TestApp, path: &str) -> usize {

@@ -2,7 +2,7 @@
 // /admin, changes the earning rule, adds a shop and invites a cashier there; the cashier sets her
 // password from the invitation e-mail; the owner publishes a card design with an uploaded logo,
 // creates a promo campaign, finds a new member and adjusts their points; the new cashier records
-// a purchase at the till, which earns under the new rule. Each step saves a screenshot and checks
+// a purchase at the till, which earns under the new rule; members are scored into RFM segments. Each step saves a screenshot and checks
 // the text on the page. Exits non-zero on the first failed check.
 //
 //   node tests/browser/console.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR
@@ -342,6 +342,40 @@ async function run(browser, scratch) {
   await expectText(owner, '#today-purchases', '1', 'purchases today');
   await screenshot(owner, 'c08-home-after');
   passed('8. the console shows 55 points and the purchase on the member, 1 new member and 1 purchase today');
+
+  // 9. Segments: twelve members who consented to profiling buy (through the API, as a till
+  // would); the owner asks for the scoring and reads the grid, drawn without JavaScript.
+  const api = async (path, token, body, key) => {
+    const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(key ? { 'idempotency-key': key } : {}) };
+    const response = await fetch(`${BASE}/api/v1${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    check(response.ok, `POST ${path} should succeed, answered ${response.status}: ${await response.clone().text()}`);
+    return response.json();
+  };
+  const { token } = await api('/auth/login', null, { email: OWNER_EMAIL, password: OWNER_PASSWORD });
+  for (let k = 0; k < 12; k += 1) {
+    const enrolled = await api('/customers', token, { email: `rfm-${k}@segments.example.com`, first_name: `Member${k}`, consents: { terms: true, profiling: true } });
+    for (let n = 0; n <= k % 4; n += 1) {
+      await api('/purchases', token, { card: enrolled.card.number, amount_cents: 500 + 700 * k, currency: 'EUR' }, `rfm-${k}-${n}`);
+    }
+  }
+  expectStatus(await goto(owner, `${BASE}/admin/segments`), 200, 'GET /admin/segments should answer 200');
+  expectStatus(await submit(owner, '#run-rfm'), 200, 'asking for the scoring should land on a page');
+  expectPath(owner, /^\/admin\/segments\?done=rfm_queued$/, 'after asking for the scoring');
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!(await owner.locator('#members-scored').count()) || (await owner.textContent('#members-scored')).trim() !== '12') {
+    check(Date.now() < deadline, 'the scoring should be done within 10 s');
+    await owner.waitForTimeout(200);
+    await owner.reload({ waitUntil: 'load' });
+  }
+  await expectText(owner, '#members-buying', '13', 'members who bought (the scored twelve and Camille)');
+  await expectText(owner, '#without-consent', /^1 member who bought did not consent to profiling/, 'the member without consent');
+  const cells = await owner.locator('#rfm-grid svg rect').count();
+  check(cells === 25, `the grid should draw 25 cells, drew ${cells}`);
+  const counted = await owner.$$eval('#rfm-grid-table td', (tds) => tds.reduce((sum, td) => sum + parseInt(td.textContent, 10), 0));
+  check(counted === 12, `the cells of the table should add up to the 12 scored members, add up to ${counted}`);
+  await owner.locator('#rfm-grid').scrollIntoViewIfNeeded();
+  await screenshot(owner, 'c09-segments');
+  passed('9. the owner scores the members: 12 scored in the R×FM grid, 1 without consent counted apart');
 
   await customerContext.close();
   await cashierContext.close();

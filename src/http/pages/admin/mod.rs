@@ -9,6 +9,7 @@ mod home;
 mod members;
 mod program;
 mod promos;
+mod segments;
 mod shops;
 
 use std::collections::BTreeMap;
@@ -242,5 +243,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/promos/{id}").get(promos::page))
         .service(web::resource("/admin/promos/{id}/codes.csv").get(promos::codes))
         .service(web::resource("/admin/promos/{id}/{action}").post(promos::action))
+        .service(web::resource("/admin/segments").get(segments::page))
+        .service(web::resource("/admin/segments/run").post(segments::run))
+        .service(web::resource("/admin/segments/members.csv").get(segments::csv))
         .service(web::resource("/admin/referral").get(promos::referral).post(promos::save_referral));
 }
