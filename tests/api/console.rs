@@ -608,6 +608,32 @@ async fn the_segments_page_draws_the_rfm_grid_and_lists_a_segments_members() {
     assert_eq!(csv.body.lines().count(), 1 + usize::try_from(segment["members"].as_i64().unwrap()).unwrap());
     let fr = owner.get("/admin/segments?lang=fr").await;
     assert!(fr.body.contains("Récence × fréquence-valeur"), "{}", fr.body);
+
+    // The member's page shows their segment; unticking personalised offers there withdraws the
+    // consent, and the score goes with it.
+    let (_, scored) = app.get("/api/v1/insights/rfm/members", &app.staff.owner).await;
+    let member = scored["members"][0]["customer_id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/members/{member}");
+    let page = owner.get(&path).await;
+    assert!(page.body.contains("id=\"rfm-segment\""), "{}", page.body);
+    assert!(page.body.contains("id=\"consent-profiling\" checked"), "{}", page.body);
+    let withdrawn = post(&mut owner, &path, &format!("{path}/consents"), &[("marketing_email", "on")]).await;
+    assert_eq!(withdrawn.status, StatusCode::SEE_OTHER, "{}", withdrawn.body);
+    assert_eq!(withdrawn.headers["location"].to_str().unwrap(), format!("{path}?done=consents"));
+    let page = owner.get(&format!("{path}?done=consents&lang=en")).await;
+    assert!(page.body.contains("Consents recorded.") && page.body.contains("id=\"rfm-none\""), "{}", page.body);
+    let (_, detail) = app.get(&format!("/api/v1/customers/{member}"), &app.staff.owner).await;
+    assert_eq!(detail["rfm"], serde_json::Value::Null, "{detail}");
+    let consents = &detail["customer"]["consents"];
+    assert_eq!(
+        (
+            &consents["profiling"]["granted"],
+            &consents["marketing_email"]["granted"],
+            &consents["marketing_sms"]["granted"]
+        ),
+        (&json!(false), &json!(true), &json!(false)),
+        "{detail}"
+    );
 }
 
 async fn owner_len(app: &TestApp, path: &str) -> usize {

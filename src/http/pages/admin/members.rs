@@ -14,7 +14,7 @@ use crate::domain::text::IdempotencyKey;
 use crate::error::{AppError, AppResult};
 use crate::http::pages::Page;
 use crate::service::idempotency::Idempotent;
-use crate::service::{cards, members, points, vouchers};
+use crate::service::{cards, consents, members, points, vouchers};
 
 const LEDGER_PAGE: i64 = 20;
 
@@ -114,6 +114,12 @@ pub async fn action(page: Page, path: web::Path<(String, String)>, form: Form) -
                 "block" => cards::set_status(c.db(), &c.actor, card_id, CardStatus::Blocked).await.map(drop),
                 "unblock" => cards::set_status(c.db(), &c.actor, card_id, CardStatus::Active).await.map(drop),
                 "card-link" => members::resend_card_link(c.db(), &c.actor, id.clone()).await,
+                "consents" => {
+                    // A checkbox left unticked is not sent: every purpose of the form is decided.
+                    let decided = json!({"marketing_email": f.checked("marketing_email"),
+                                         "marketing_sms": f.checked("marketing_sms"), "profiling": f.checked("profiling")});
+                    consents::change(c.db(), &c.actor, id.clone(), input(decided)?).await.map(drop)
+                }
                 "erase" => {
                     let erasure: members::Erasure = input(json!({"reason": f.text("reason")}))?;
                     members::erase(c.db(), &c.actor, id.clone(), erasure).await.map(drop)
