@@ -20,6 +20,7 @@ diesel::table! {
         terms_text -> Nullable<Text>,
         terms_text_fr -> Nullable<Text>,
         public_enrolment -> Bool,
+        point_value_cents -> Nullable<BigInt>,
     }
 }
 
@@ -696,3 +697,14 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(rfm_scores, cards);
 diesel::allow_tables_to_appear_in_same_query!(rfm_scores, customers);
 diesel::allow_tables_to_appear_in_same_query!(rfm_runs, programs);
+
+diesel::table! {
+    segments (id) {
+        id -> Text,
+        program_id -> Text,
+        name -> Text,
+        rule -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -79,6 +79,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/conversions").post(api::conversions::schedule).get(api::conversions::list))
                 .service(web::resource("/conversions/{id}").get(api::conversions::get))
                 .service(web::resource("/conversions/{id}/cancel").post(api::conversions::cancel))
+                .service(web::resource("/segments").post(api::segments::create).get(api::segments::list))
+                .service(web::resource("/segments/preview").post(api::segments::preview_rule))
+                .service(
+                    web::resource("/segments/{id}")
+                        .get(api::segments::get)
+                        .put(api::segments::update)
+                        .delete(api::segments::delete),
+                )
+                .service(web::resource("/segments/{id}/preview").get(api::segments::preview))
+                .service(web::resource("/insights/kpis").get(api::insights::kpis))
+                .service(web::resource("/insights/kpis.csv").get(api::insights::kpis_csv))
                 .service(web::resource("/insights/rfm").get(api::insights::rfm))
                 .service(web::resource("/insights/rfm/run").post(api::insights::run_rfm))
                 .service(web::resource("/insights/rfm/members").get(api::insights::rfm_members))
@@ -155,6 +166,15 @@ pub fn stored(response: Stored) -> HttpResponse {
 /// `Content-Disposition: attachment` for a download named `name`, kept to the characters a file
 /// name needs: a name made from input (a path id) can neither break out of the quotes nor hold a
 /// CR/LF, which would make the header value fail (a 500) or split it.
+/// A CSV download named `name`; never cached (member lists and figures are personal or private).
+pub fn csv_download(name: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(attachment(name))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
 pub fn attachment(name: &str) -> (actix_web::http::header::HeaderName, String) {
     let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
     (actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe}\""))

@@ -34,6 +34,7 @@ pub mod referrals;
 pub mod reversals;
 pub mod rewards;
 pub mod sales_totals;
+pub mod segments;
 pub mod staff;
 pub mod tiers;
 pub mod vouchers;

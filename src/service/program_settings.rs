@@ -36,6 +36,8 @@ pub struct ProgramInput {
     #[serde(default)]
     terms_text_fr: Patch<ProgramText>,
     public_enrolment: Option<bool>,
+    #[serde(default)]
+    point_value_cents: Patch<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -59,6 +61,9 @@ pub struct ProgramSettingsDto {
     pub terms_text: Option<String>,
     pub terms_text_fr: Option<String>,
     pub public_enrolment: bool,
+    /// What one point is worth in cents, for the liability of open points; `null`: taken from
+    /// the conversion rule (its voucher value ÷ its block of points), or unknown without one.
+    pub point_value_cents: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -88,6 +93,7 @@ impl ProgramSettingsDto {
             terms_text: p.terms_text.clone(),
             terms_text_fr: p.terms_text_fr.clone(),
             public_enrolment: p.public_enrolment,
+            point_value_cents: p.point_value_cents,
         }
     }
 }
@@ -177,6 +183,16 @@ fn apply(actor: &Actor, mut s: Settings, input: ProgramInput, currency_locked: b
     if let Some(open) = input.public_enrolment {
         s.public_enrolment = open;
     }
+    if let Patch::Set(cents) = input.point_value_cents
+        && !(0..=100_000).contains(&cents)
+    {
+        return Err(AppError::unprocessable_field(
+            "invalid_point_value",
+            "point_value_cents",
+            "0 to 100000 cents per point",
+        ));
+    }
+    input.point_value_cents.apply(&mut s.point_value_cents, |c| c);
     Ok(s)
 }
 

@@ -107,6 +107,7 @@ pub fn create(conn: &mut DbConn, new: NewProgram) -> AppResult<Created> {
         terms_text: None,
         terms_text_fr: None,
         public_enrolment: true,
+        point_value_cents: None,
     };
     repo::programs::insert(conn, &program)
         .map_err(|e| map_unique(e, AppError::conflict("program_exists", "a program with this slug exists")))?;

@@ -171,6 +171,7 @@ const CONSOLE_SCREENSHOTS: &[&str] = &[
     "c08-till-purchase.png",
     "c08-home-after.png",
     "c09-segments.png",
+    "c10-insights.png",
 ];
 /// Left out with `E2E_SKIP_DESIGN=1`.
 const DESIGN_SCREENSHOTS: &[&str] = &["c05-design-draft.png", "c05-design-published.png"];

@@ -8,7 +8,7 @@ use crate::helpers::{PASSWORD, TestApp, spawn_app};
 use crate::pages::{Page, Phone, mails};
 
 /// A browser signed in to the console as `email`.
-async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Phone<'a> {
+pub(crate) async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Phone<'a> {
     let mut browser = Phone::new(app, "en");
     let page = browser.submit("/admin/login", &[("email", email), ("password", PASSWORD)]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -19,7 +19,7 @@ async fn signed_in<'a>(app: &'a TestApp, email: &str) -> Phone<'a> {
 }
 
 /// Opens `path`, posts its form `form_id`'s action with `fields` and the page's CSRF token.
-async fn post(browser: &mut Phone<'_>, path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(browser: &mut Phone<'_>, path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
     let csrf = browser.get(path).await.csrf();
     let mut form = vec![("csrf", csrf.as_str())];
     form.extend_from_slice(fields);
@@ -538,7 +538,9 @@ async fn every_console_page_with_its_assets_weighs_under_150_kb_in_both_language
             &member,
             "/admin/promos",
             "/admin/referral",
+            "/admin/insights",
             "/admin/segments",
+            "/admin/segments/saved",
             "/admin/password",
         ] {
             let page = owner.get(&format!("{path}?lang={lang}")).await;
@@ -554,86 +556,6 @@ async fn every_console_page_with_its_assets_weighs_under_150_kb_in_both_language
         }
     }
     app.run_jobs().await;
-}
-
-#[tokio::test]
-async fn the_segments_page_draws_the_rfm_grid_and_lists_a_segments_members() {
-    let app = spawn_app().await;
-    for (k, cents) in [1_000, 2_500, 8_000].into_iter().enumerate() {
-        let body = json!({"email": format!("m{k}@example.fr"), "first_name": format!("Member{k}"), "consents": {"profiling": true}});
-        let (status, enrolled) = app.post("/api/v1/customers", &app.staff.cashier, None, &body).await;
-        assert_eq!(status, StatusCode::CREATED, "{enrolled}");
-        let number = enrolled["card"]["number"].as_str().unwrap().to_owned();
-        let (status, _) = app.purchase(&app.staff.cashier, &number, cents, &format!("seg-{k}")).await;
-        assert_eq!(status, StatusCode::CREATED);
-    }
-    app.enrol("no-consent@example.fr").await;
-    let mut owner = signed_in(&app, "owner@shop.test").await;
-    let never = owner.get("/admin/segments").await;
-    assert_eq!(never.status, StatusCode::OK);
-    assert!(never.body.contains("not been scored yet"), "{}", never.body);
-
-    let refused = post(&mut owner, "/admin/segments", "/admin/segments/run", &[("window_months", "99")]).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-    assert!(refused.body.contains("id=\"refused\""), "{}", refused.body);
-    let asked = post(&mut owner, "/admin/segments", "/admin/segments/run", &[("window_months", "6")]).await;
-    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
-    assert_eq!(asked.headers["location"], "/admin/segments?done=rfm_queued");
-    let queued = owner.get("/admin/segments?done=rfm_queued").await;
-    assert_eq!(queued.status, StatusCode::OK, "{}", queued.body);
-    assert!(queued.body.contains("The scoring is queued"), "{}", queued.body);
-    app.run_jobs().await;
-
-    let page = owner.get("/admin/segments").await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("over the last 6 months"), "{}", page.body);
-    assert!(page.body.contains("id=\"members-scored\">3<"), "{}", page.body);
-    assert_eq!(page.body.matches("<rect ").count(), 25, "one rect per cell");
-    // Each cell of the API's grid shows its count in the table under the chart.
-    let (_, api) = app.get("/api/v1/insights/rfm", &app.staff.owner).await;
-    for cell in api["grid"].as_array().unwrap().iter().filter(|c| c["members"].as_i64() > Some(0)) {
-        let td = format!("data-r=\"{}\" data-fm=\"{}\">{}<", cell["r"], cell["fm"], cell["members"]);
-        assert!(page.body.contains(&td), "{td} in {}", page.body);
-    }
-    let segment = api["segments"].as_array().unwrap().iter().find(|s| s["members"].as_i64() > Some(0)).unwrap();
-    let name = segment["segment"].as_str().unwrap();
-    let listed = owner.get(&format!("/admin/segments?segment={name}")).await;
-    assert_eq!(listed.status, StatusCode::OK);
-    assert_eq!(
-        listed.body.matches("href=\"/admin/members/").count(),
-        usize::try_from(segment["members"].as_i64().unwrap()).unwrap()
-    );
-    let csv = owner.get(&format!("/admin/segments/members.csv?segment={name}")).await;
-    assert_eq!(csv.status, StatusCode::OK);
-    assert_eq!(csv.body.lines().count(), 1 + usize::try_from(segment["members"].as_i64().unwrap()).unwrap());
-    let fr = owner.get("/admin/segments?lang=fr").await;
-    assert!(fr.body.contains("Récence × fréquence-valeur"), "{}", fr.body);
-
-    // The member's page shows their segment; unticking personalised offers there withdraws the
-    // consent, and the score goes with it.
-    let (_, scored) = app.get("/api/v1/insights/rfm/members", &app.staff.owner).await;
-    let member = scored["members"][0]["customer_id"].as_str().unwrap().to_owned();
-    let path = format!("/admin/members/{member}");
-    let page = owner.get(&path).await;
-    assert!(page.body.contains("id=\"rfm-segment\""), "{}", page.body);
-    assert!(page.body.contains("id=\"consent-profiling\" checked"), "{}", page.body);
-    let withdrawn = post(&mut owner, &path, &format!("{path}/consents"), &[("marketing_email", "on")]).await;
-    assert_eq!(withdrawn.status, StatusCode::SEE_OTHER, "{}", withdrawn.body);
-    assert_eq!(withdrawn.headers["location"].to_str().unwrap(), format!("{path}?done=consents"));
-    let page = owner.get(&format!("{path}?done=consents&lang=en")).await;
-    assert!(page.body.contains("Consents recorded.") && page.body.contains("id=\"rfm-none\""), "{}", page.body);
-    let (_, detail) = app.get(&format!("/api/v1/customers/{member}"), &app.staff.owner).await;
-    assert_eq!(detail["rfm"], serde_json::Value::Null, "{detail}");
-    let consents = &detail["customer"]["consents"];
-    assert_eq!(
-        (
-            &consents["profiling"]["granted"],
-            &consents["marketing_email"]["granted"],
-            &consents["marketing_sms"]["granted"]
-        ),
-        (&json!(false), &json!(true), &json!(false)),
-        "{detail}"
-    );
 }
 
 async fn owner_len(app: &TestApp, path: &str) -> usize {

@@ -2,7 +2,8 @@
 // /admin, changes the earning rule, adds a shop and invites a cashier there; the cashier sets her
 // password from the invitation e-mail; the owner publishes a card design with an uploaded logo,
 // creates a promo campaign, finds a new member and adjusts their points; the new cashier records
-// a purchase at the till, which earns under the new rule; members are scored into RFM segments. Each step saves a screenshot and checks
+// a purchase at the till, which earns under the new rule; members are scored into RFM segments,
+// and the insights page draws the week. Each step saves a screenshot and checks
 // the text on the page. Exits non-zero on the first failed check.
 //
 //   node tests/browser/console.mjs BASE_URL MAIL_DIR SCREENSHOT_DIR
@@ -376,6 +377,25 @@ async function run(browser, scratch) {
   await owner.locator('#rfm-grid').scrollIntoViewIfNeeded();
   await screenshot(owner, 'c09-segments');
   passed('9. the owner scores the members: 12 scored in the R×FM grid, 1 without consent counted apart');
+
+  // 10. Insights: the week's KPIs drawn as charts with their numbers in tables, the same as the
+  // API's; the charts are SVG from the server, so they show with nothing run in the page.
+  const kpis = await (await fetch(`${BASE}/api/v1/insights/kpis?granularity=week`, { headers: { authorization: `Bearer ${token}` } })).json();
+  const week = kpis.periods[kpis.periods.length - 1];
+  check(week.active_members >= 13 && week.purchases >= 31, `this week's figures should count the members who bought, got ${JSON.stringify(week)}`);
+  expectStatus(await goto(owner, `${BASE}/admin/insights?granularity=week`), 200, 'GET /admin/insights should answer 200');
+  const bars = await owner.locator('#chart-members rect').count();
+  check(bars === 2 * kpis.periods.length, `the members chart should draw 2 bars a week, drew ${bars}`);
+  const tallest = await owner.locator('#chart-members rect').last().boundingBox();
+  check(tallest && tallest.height > 20, `this week's bar should be drawn tall, got ${JSON.stringify(tallest)}`);
+  for (const key of ['active_members', 'purchases', 'new_members']) {
+    await expectText(owner, `#members-table tbody tr:last-child td[data-k="${key}"]`, String(week[key]), `this week's ${key} in the table`);
+  }
+  await expectText(owner, `#points-table tbody tr:last-child td[data-k="points_issued"]`, String(week.points_issued), "this week's points issued");
+  await expectVisible(owner, '#roi-basket', 'the ROI panel');
+  await owner.locator('#chart-members').scrollIntoViewIfNeeded();
+  await screenshot(owner, 'c10-insights');
+  passed(`10. the insights page draws this week: ${week.active_members} active members, ${week.purchases} purchases, as the API counts them`);
 
   await customerContext.close();
   await cashierContext.close();

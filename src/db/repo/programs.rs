@@ -27,6 +27,8 @@ pub struct Program {
     pub terms_text_fr: Option<String>,
     /// Whether anybody may enrol from the public pages (`/p/{slug}`, referral links).
     pub public_enrolment: bool,
+    /// What one point is worth, in cents, when no conversion rule says it.
+    pub point_value_cents: Option<i64>,
 }
 
 /// What the admin API edits of a programme (`PUT /program`): everything but its id, slug,
@@ -47,6 +49,7 @@ pub struct Settings {
     pub terms_text: Option<String>,
     pub terms_text_fr: Option<String>,
     pub public_enrolment: bool,
+    pub point_value_cents: Option<i64>,
 }
 
 impl Program {
@@ -96,6 +99,7 @@ impl Program {
             terms_text: self.terms_text.clone(),
             terms_text_fr: self.terms_text_fr.clone(),
             public_enrolment: self.public_enrolment,
+            point_value_cents: self.point_value_cents,
         }
     }
 }

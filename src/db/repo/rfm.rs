@@ -85,13 +85,13 @@ pub fn bought(conn: &mut DbConn, program_id: &str, from: NaiveDateTime, to: Naiv
         .collect())
 }
 
-/// The customers of the programme whose latest `profiling` decision is a grant (and who are not
-/// erased), in one read of the consent log.
-pub fn profiling_granted(conn: &mut DbConn, program_id: &str) -> QueryResult<std::collections::HashSet<String>> {
+/// The customers of the programme whose latest decision for `purpose` is a grant (and who are
+/// not erased), in one read of the consent log.
+pub fn granted(conn: &mut DbConn, program_id: &str, purpose: &str) -> QueryResult<std::collections::HashSet<String>> {
     let decisions: Vec<(String, bool)> = customer_consents::table
         .inner_join(customers::table.on(customers::id.eq(customer_consents::customer_id)))
         .filter(customer_consents::program_id.eq(program_id))
-        .filter(customer_consents::purpose.eq("profiling"))
+        .filter(customer_consents::purpose.eq(purpose))
         .filter(customers::erased_at.is_null())
         .order((customer_consents::customer_id, customer_consents::id))
         .select((customer_consents::customer_id, customer_consents::granted))

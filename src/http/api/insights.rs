@@ -3,6 +3,7 @@ use actix_web::{HttpResponse, web};
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::http::extractors::{OptionalJsonBody, Staff};
+use crate::service::insights::kpis::{self, KpiQuery, KpisDto};
 use crate::service::insights::rfm_views::{self, MembersPage, MembersQuery, RfmDto, RunInput};
 
 pub async fn rfm(db: web::Data<Db>, Staff(actor): Staff) -> AppResult<web::Json<RfmDto>> {
@@ -35,8 +36,20 @@ pub async fn rfm_members_csv(
     let segment = query.into_inner().segment;
     let csv = rfm_views::members_csv(&db, &actor, segment).await?;
     let name = format!("rfm-{}.csv", segment.map_or("all", |s| s.as_str()));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(crate::http::attachment(&name))
-        .body(csv))
+    Ok(crate::http::csv_download(&name, csv))
+}
+
+pub async fn kpis(
+    db: web::Data<Db>,
+    Staff(actor): Staff,
+    query: web::Query<KpiQuery>,
+) -> AppResult<web::Json<KpisDto>> {
+    kpis::get(&db, &actor, query.into_inner()).await.map(web::Json)
+}
+
+pub async fn kpis_csv(db: web::Data<Db>, Staff(actor): Staff, query: web::Query<KpiQuery>) -> AppResult<HttpResponse> {
+    let query = query.into_inner();
+    let name = format!("kpis-{}.csv", query.table.map_or("all", |t| t.as_str()));
+    let csv = kpis::csv(&db, &actor, query).await?;
+    Ok(crate::http::csv_download(&name, csv))
 }

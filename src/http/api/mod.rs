@@ -14,6 +14,7 @@ pub mod promos;
 pub mod purchases;
 pub mod referrals;
 pub mod rewards;
+pub mod segments;
 pub mod staff;
 pub mod tiers;
 pub mod vouchers;

@@ -65,10 +65,7 @@ pub async fn end(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>
 pub async fn codes_csv(db: web::Data<Db>, Staff(actor): Staff, path: web::Path<String>) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let csv = promos::codes_csv(&db, &actor, id.clone()).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(crate::http::attachment(&format!("promo-codes-{id}.csv")))
-        .body(csv))
+    Ok(crate::http::csv_download(&format!("promo-codes-{id}.csv"), csv))
 }
 
 pub async fn validate(

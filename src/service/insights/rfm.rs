@@ -114,7 +114,7 @@ pub fn compute(conn: &mut DbConn, program_id: &str, now: NaiveDateTime) -> AppRe
     let today = program.local_day(now);
     let first_day = today.checked_sub_months(Months::new(window_months.unsigned_abs())).unwrap_or(today);
     let bought = repo::rfm::bought(conn, program_id, program.day_start(first_day), now)?;
-    let consented = repo::rfm::profiling_granted(conn, program_id)?;
+    let consented = repo::rfm::granted(conn, program_id, "profiling")?;
     let scored: Vec<_> = bought.iter().filter(|b| consented.contains(&b.customer_id)).collect();
     let measures: Vec<Measures> = scored
         .iter()

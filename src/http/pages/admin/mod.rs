@@ -4,11 +4,14 @@
 //! the API share one validation; a refusal shows the page again with the message at its field.
 
 mod account;
+mod charts;
 mod design;
 mod home;
+mod insights;
 mod members;
 mod program;
 mod promos;
+mod saved_segments;
 mod segments;
 mod shops;
 
@@ -243,6 +246,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/promos/{id}").get(promos::page))
         .service(web::resource("/admin/promos/{id}/codes.csv").get(promos::codes))
         .service(web::resource("/admin/promos/{id}/{action}").post(promos::action))
+        .service(web::resource("/admin/insights").get(insights::page))
+        .service(web::resource("/admin/insights/kpis.csv").get(insights::csv))
+        .service(web::resource("/admin/segments/saved").get(saved_segments::page).post(saved_segments::save))
+        .service(web::resource("/admin/segments/saved/{id}/delete").post(saved_segments::delete))
         .service(web::resource("/admin/segments").get(segments::page))
         .service(web::resource("/admin/segments/run").post(segments::run))
         .service(web::resource("/admin/segments/members.csv").get(segments::csv))

@@ -90,6 +90,7 @@ pub async fn save(page: Page, form: Form) -> HttpResponse {
             "earn_rounding": f.text("earn_rounding"), "contact_text": f.optional("contact_text"),
             "contact_text_fr": f.optional("contact_text_fr"), "terms_text": f.optional("terms_text"),
             "terms_text_fr": f.optional("terms_text_fr"), "public_enrolment": f.checked("public_enrolment"),
+            "point_value_cents": f.cents("point_value"),
         });
         if !f.has("earn_min") {
             body["earn_min_cents"] = json!(0);

@@ -2,7 +2,7 @@
 //! resume, end, the codes CSV, the pool's progress) and the referral programme (its rules, its
 //! figures, the referrals with their rejection reasons).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -117,11 +117,7 @@ pub async fn codes(page: Page, path: web::Path<String>) -> HttpResponse {
     console(page, |c: Console| async move {
         let id = path.into_inner();
         let csv = promos::codes_csv(c.db(), &c.actor, id.clone()).await?;
-        Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(crate::http::attachment(&format!("codes-{id}.csv")))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(csv))
+        Ok(crate::http::csv_download(&format!("codes-{id}.csv"), csv))
     })
     .await
 }

@@ -3,7 +3,7 @@
 //! button that asks for a run now.
 
 use actix_web::HttpResponse;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use serde_json::json;
 
 use super::{Console, Fields, Form, Refusal, console, input, query, refusal, see_other};
@@ -51,11 +51,7 @@ pub async fn csv(page: Page) -> HttpResponse {
         let segment = members_query(&c.page)?.segment;
         let csv = rfm_views::members_csv(c.db(), &c.actor, segment).await?;
         let name = format!("segment-{}.csv", segment.map_or("all", |s| s.as_str()));
-        Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header(crate::http::attachment(&name))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(csv))
+        Ok(crate::http::csv_download(&name, csv))
     })
     .await
 }
