@@ -69,7 +69,7 @@ pub struct Member {
 pub fn members(conn: &mut DbConn, program_id: &str, to: NaiveDateTime) -> QueryResult<Vec<Member>> {
     cards::table
         .inner_join(customers::table)
-        .filter(customers::program_id.eq(program_id))
+        .filter(cards::program_id.eq(program_id))
         .filter(customers::created_at.lt(to))
         .select((cards::id, customers::created_at, customers::erased_at))
         .load(conn)
