@@ -68,6 +68,7 @@ fn main() -> ExitCode {
 /// place the bench builds a `PassInput`; `benches/passkit-generator/bench.mjs` mirrors it.
 fn pass_input(i: usize) -> PassInput {
     PassInput {
+        message: None,
         program_name: "Encarte Coffee".into(),
         organization: None,
         serial: format!("0190f5b2-7c1a-7d3e-9a4b-{i:012x}"),

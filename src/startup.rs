@@ -88,6 +88,10 @@ pub fn registry(ctx: &AppContext) -> Registry {
     registry.register(move |job: insights::rfm::RfmScoring, _| insights::rfm::run_scoring(c.db.clone(), job));
     let c = ctx.clone();
     registry.register(move |job: insights::rfm::RfmNightly, _| insights::rfm::run_nightly(c.db.clone(), job));
+    let c = ctx.clone();
+    registry.register(move |job: crate::service::campaigns::send::CampaignSend, _| {
+        crate::service::campaigns::send::run(c.db.clone(), job)
+    });
     registry
 }
 

@@ -294,6 +294,7 @@ diesel::table! {
         code -> Text,
         max_uses -> Nullable<BigInt>,
         uses -> BigInt,
+        assigned_card_id -> Nullable<Text>,
     }
 }
 
@@ -708,3 +709,48 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        program_id -> Text,
+        name -> Text,
+        segment_id -> Text,
+        segment_name -> Text,
+        title -> Text,
+        body -> Text,
+        title_fr -> Nullable<Text>,
+        body_fr -> Nullable<Text>,
+        channels -> Text,
+        offer -> Nullable<Text>,
+        holdout_percent -> Integer,
+        state -> Text,
+        send_at -> Nullable<Timestamp>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        rule -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_members (campaign_id, card_id) {
+        campaign_id -> Text,
+        card_id -> Text,
+        customer_id -> Text,
+        holdout -> Bool,
+        state -> Text,
+        skip_reason -> Nullable<Text>,
+        apple -> Bool,
+        google -> Nullable<Text>,
+        email -> Nullable<Text>,
+        promo_code -> Nullable<Text>,
+        voucher_id -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(campaign_members, campaigns);
+diesel::allow_tables_to_appear_in_same_query!(campaign_members, purchases);

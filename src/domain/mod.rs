@@ -1,5 +1,6 @@
 //! Pure types and rules: values that parse and refuse bad input at the edge. No I/O here.
 
+pub mod campaign;
 pub mod card;
 pub mod codes;
 pub mod earning;

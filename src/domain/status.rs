@@ -148,6 +148,8 @@ text_enum! {
         Conversion = "conversion",
         TierEntry = "tier_entry",
         Manual = "manual",
+        /// A campaign's offer to the members of a segment.
+        Campaign = "campaign",
     }
 }
 
@@ -184,6 +186,37 @@ text_enum! {
     RfmState, "an RFM run state" {
         Queued = "queued",
         Done = "done",
+    }
+}
+
+text_enum! {
+    /// Where a campaign to a segment stands: composed, due at `send_at`, being sent over its
+    /// snapshot, sent, or called off before it started.
+    CampaignState, "a campaign state" {
+        Draft = "draft",
+        Scheduled = "scheduled",
+        Sending = "sending",
+        Sent = "sent",
+        Cancelled = "cancelled",
+    }
+}
+
+text_enum! {
+    /// One member of a campaign's snapshot: still to do, reached, skipped (with why), or held
+    /// out on purpose to measure the campaign against.
+    RecipientState, "a campaign member state" {
+        Pending = "pending",
+        Done = "done",
+        Skipped = "skipped",
+        HeldOut = "held_out",
+    }
+}
+
+text_enum! {
+    /// How a campaign reaches its members: their wallet pass, their e-mail.
+    Channel, "a campaign channel" {
+        Wallet = "wallet",
+        Email = "email",
     }
 }
 

@@ -79,6 +79,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/conversions").post(api::conversions::schedule).get(api::conversions::list))
                 .service(web::resource("/conversions/{id}").get(api::conversions::get))
                 .service(web::resource("/conversions/{id}/cancel").post(api::conversions::cancel))
+                .service(web::resource("/campaigns").post(api::campaigns::create).get(api::campaigns::list))
+                .service(web::resource("/campaigns/{id}").get(api::campaigns::get))
+                .service(web::resource("/campaigns/{id}/preview").post(api::campaigns::preview))
+                .service(web::resource("/campaigns/{id}/schedule").post(api::campaigns::schedule))
+                .service(web::resource("/campaigns/{id}/cancel").post(api::campaigns::cancel))
                 .service(web::resource("/segments").post(api::segments::create).get(api::segments::list))
                 .service(web::resource("/segments/preview").post(api::segments::preview_rule))
                 .service(

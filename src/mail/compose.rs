@@ -42,6 +42,16 @@ pub struct Composed {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// Marketing mail's one-click unsubscribe link (RFC 8058), for its headers.
+    pub unsubscribe: Option<String>,
+}
+
+/// What an unsubscribe link signs: the programme and the customer.
+pub const UNSUBSCRIBE_PURPOSE: &str = "unsubscribe";
+
+pub fn unsubscribe_url(links: &Links<'_>, program_id: &str, customer_id: &str) -> String {
+    let token = links.link_key.sign(UNSUBSCRIBE_PURPOSE, &format!("{program_id}.{customer_id}"));
+    format!("{}/unsubscribe/{token}", links.public_url)
 }
 
 /// Renders the subject and both bodies of `mail` for `to`.
@@ -53,6 +63,7 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
     ctx.insert("customer".into(), json!({"first_name": to.first_name}));
     ctx.insert("card".into(), json!({"number": to.card_number, "balance": to.balance, "url": card_url}));
     let mut subject_args = vec![("program", to.program_name.clone()), ("first_name", to.first_name.clone())];
+    let mut unsubscribe = None;
     let extra = match mail {
         Mail::Welcome { .. } => json!({
             "apple_url": links.apple_wallet.then(|| format!("{card_url}/pass.pkpass")),
@@ -86,6 +97,16 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
             subject_args.push(("date", date(*expires_on, to.lang)));
             json!({"expiring": {"points": points, "date": date(*expires_on, to.lang)}})
         }
+        Mail::Campaign { program_id, customer_id, message, code, .. } => {
+            let (title, body) = message.for_lang(to.lang);
+            subject_args.push(("title", title.to_owned()));
+            let url = unsubscribe_url(links, program_id, customer_id);
+            unsubscribe = Some(url.clone());
+            json!({
+                "campaign": {"title": title, "paragraphs": body.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>(), "code": code},
+                "unsubscribe_url": url,
+            })
+        }
         Mail::StaffInvitation { invitation_id, .. } => json!({
             "invitation_url": format!("{}{}", links.public_url, crate::service::staff::invitation_path(links.link_key, invitation_id)),
             "hours": crate::service::staff::INVITATION_HOURS,
@@ -99,7 +120,7 @@ pub fn compose(templates: &Templates, mail: &Mail, to: &Recipient, links: &Links
     ctx.insert("subject".into(), Value::String(subject.clone()));
     let html = templates.render(&format!("email/{name}.html"), to.lang, &ctx)?;
     let text = templates.render(&format!("email/{name}.txt"), to.lang, &ctx)?;
-    Ok(Composed { subject, html, text })
+    Ok(Composed { subject, html, text, unsubscribe })
 }
 
 /// The MIME message: text and HTML alternatives, from the configured address under the
@@ -108,7 +129,17 @@ pub fn message(from: &Mailbox, to: &Recipient, composed: Composed) -> anyhow::Re
     let from = Mailbox::new(Some(to.program_name.clone()), from.email.clone());
     let address = to.email.parse().context("the customer's e-mail address")?;
     let message_id = format!("<{}@{}>", uuid::Uuid::now_v7().simple(), from.email.domain());
-    Message::builder()
+    let mut builder = Message::builder();
+    if let Some(url) = &composed.unsubscribe {
+        use lettre::message::header::{HeaderName, HeaderValue};
+        builder = builder
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+    }
+    builder
         .from(from)
         .to(Mailbox::new(Some(to.first_name.clone()), address))
         .subject(composed.subject)
@@ -227,7 +258,8 @@ async fn recipient(deps: &AppContext, mail: Mail) -> anyhow::Result<Result<Recip
                 | Mail::MagicLink { customer_id, .. }
                 | Mail::VoucherIssued { customer_id, .. }
                 | Mail::TierChanged { customer_id, .. }
-                | Mail::PointsExpiring { customer_id, .. } => {
+                | Mail::PointsExpiring { customer_id, .. }
+                | Mail::Campaign { customer_id, .. } => {
                     let customer = repo::customers::find(c, &program_id, customer_id).optional()?;
                     let card = match &customer {
                         Some(_) => repo::cards::find_by_customer(c, &program_id, customer_id).optional()?,

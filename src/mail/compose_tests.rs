@@ -103,6 +103,23 @@ fn samples(key: &LinkKey) -> Vec<(Mail, [&'static str; 2], [&'static str; 2], St
             format!("{URL}{}", crate::service::staff::invitation_path(key, "i1")),
         ),
         (
+            Mail::Campaign {
+                program_id: program_id.clone(),
+                campaign_id: "k1".into(),
+                customer_id: customer_id.clone(),
+                message: crate::domain::campaign::Message {
+                    title: "Private sale".into(),
+                    body: "Members only.\nThis weekend.".into(),
+                    title_fr: Some("Vente privée".into()),
+                    body_fr: Some("Réservée aux membres.".into()),
+                },
+                code: Some("VIP-7K2M".into()),
+            },
+            ["Private sale", "Vente privée"],
+            ["This weekend.", "Réservée aux membres."],
+            super::unsubscribe_url(&links(key, false), &program_id, &customer_id),
+        ),
+        (
             Mail::TierChanged {
                 program_id,
                 customer_id,

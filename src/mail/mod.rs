@@ -6,7 +6,10 @@ mod transport;
 
 use serde::{Deserialize, Serialize};
 
-pub use compose::{Composed, LegacyReferral, Links, Recipient, compose, message, run_job, run_legacy_referral_job};
+pub use compose::{
+    Composed, LegacyReferral, Links, Recipient, UNSUBSCRIBE_PURPOSE, compose, message, run_job,
+    run_legacy_referral_job, unsubscribe_url,
+};
 pub use transport::Mailer;
 
 use crate::db::DbConn;
@@ -56,6 +59,16 @@ pub enum Mail {
     /// A staff member was invited: the link to set their password (derived from the id, as a
     /// magic link is), valid 72 hours.
     StaffInvitation { program_id: String, invitation_id: String },
+    /// A campaign's message to a member of its segment (marketing: only with consent), with
+    /// their own promo code when the campaign gives one, and a one-click unsubscribe link.
+    Campaign {
+        program_id: String,
+        campaign_id: String,
+        customer_id: String,
+        message: crate::domain::campaign::Message,
+        #[serde(default)]
+        code: Option<String>,
+    },
 }
 
 /// Which side of a referral a reward went to; the texts differ.
@@ -84,7 +97,8 @@ impl Mail {
             | Mail::VoucherIssued { program_id, .. }
             | Mail::TierChanged { program_id, .. }
             | Mail::PointsExpiring { program_id, .. }
-            | Mail::StaffInvitation { program_id, .. } => program_id,
+            | Mail::StaffInvitation { program_id, .. }
+            | Mail::Campaign { program_id, .. } => program_id,
         }
     }
 
@@ -98,6 +112,7 @@ impl Mail {
             Mail::TierChanged { .. } => "tier_changed",
             Mail::PointsExpiring { .. } => "points_expiring",
             Mail::StaffInvitation { .. } => "staff_invitation",
+            Mail::Campaign { .. } => "campaign",
         }
     }
 
@@ -114,6 +129,8 @@ impl Mail {
             | Mail::PointsExpiring { .. }
             // To a member of staff, about their access.
             | Mail::StaffInvitation { .. } => false,
+            // The merchant's news and offers.
+            Mail::Campaign { .. } => true,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! till or by mail), or from a link (an e-mail's unsubscribe). Each decision is a new row of the
 //! consent log, never an edit; withdrawing profiling deletes the member's RFM score at once.
 
+use diesel::result::OptionalExtension;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,6 +12,7 @@ use super::customers::{CHANNEL_STAFF_API, Purpose};
 use super::members::{self, MemberDetail};
 use crate::db::repo::customers::NewConsent;
 use crate::db::{Db, DbConn, repo};
+use crate::domain::link_key::LinkKey;
 use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 
@@ -96,4 +98,45 @@ pub async fn change(db: &Db, actor: &Actor, id: String, input: ConsentsInput) ->
         members::detail(c, &customer, &card)
     })
     .await
+}
+
+/// The channel of a decision taken from an e-mail's unsubscribe link.
+pub const CHANNEL_UNSUBSCRIBE_LINK: &str = "unsubscribe_link";
+
+/// Whom an unsubscribe link names, for its page.
+#[derive(Debug)]
+pub struct Unsubscribe {
+    pub program_name: String,
+    pub locale: String,
+    /// Whether this request withdrew the consent (false: it was already withdrawn).
+    pub withdrawn: bool,
+}
+
+fn link_target(key: &LinkKey, token: &str) -> AppResult<(String, String)> {
+    let invalid = || AppError::not_found("unsubscribe_link_invalid", "this unsubscribe link is not valid");
+    let signed = key.verify(crate::mail::UNSUBSCRIBE_PURPOSE, token).ok_or_else(invalid)?;
+    let (program, customer) = signed.split_once('.').ok_or_else(invalid)?;
+    Ok((program.to_owned(), customer.to_owned()))
+}
+
+/// The unsubscribe link: `withdraw` false only reads (its page), true withdraws `marketing_email`
+/// with channel `unsubscribe_link` (once: a second use finds it withdrawn and writes nothing).
+pub async fn unsubscribe(db: &Db, key: &LinkKey, token: &str, withdraw: bool) -> AppResult<Unsubscribe> {
+    let (program_id, customer_id) = link_target(key, token)?;
+    let gone = || AppError::not_found("unsubscribe_link_invalid", "this unsubscribe link is not valid");
+    let work = move |c: &mut DbConn| {
+        let program = repo::programs::find(c, &program_id).optional()?.ok_or_else(gone)?;
+        let customer = repo::customers::find(c, &program_id, &customer_id).optional()?.ok_or_else(gone)?;
+        if customer.erased_at.is_some() {
+            return Err(gone());
+        }
+        let withdrawn = if withdraw {
+            let card = repo::cards::find_by_customer(c, &program_id, &customer_id)?;
+            decide(c, &program_id, &customer_id, &card.id, (Purpose::MarketingEmail, false), CHANNEL_UNSUBSCRIBE_LINK)?
+        } else {
+            false
+        };
+        Ok(Unsubscribe { program_name: program.name, locale: customer.locale, withdrawn })
+    };
+    if withdraw { db.write(work).await } else { db.read(work).await }
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod card_changes;
 pub mod cards;
 pub mod consents;

@@ -133,6 +133,7 @@ fn input(
         recent,
         vouchers_summary,
         vouchers,
+        message: crate::service::campaigns::pass_message(conn, card, Locale::from_db(&customer.locale))?,
         voided: card.status == CardStatus::Closed,
         web_service_url: wallet.web_service_url.clone(),
         pass_type_id: wallet.identity.pass_type_id().to_owned(),

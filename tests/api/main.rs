@@ -14,6 +14,7 @@ mod admin_staff;
 mod apple_wallet;
 mod auth;
 mod browser;
+mod campaigns;
 mod card_page;
 mod cards;
 mod console;

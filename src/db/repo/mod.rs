@@ -34,6 +34,7 @@ pub const ROWS_PER_INSERT: usize = 500;
 
 pub mod apple;
 pub mod audit;
+pub mod campaigns;
 pub mod cards;
 pub mod conversions;
 pub mod customer_auth;

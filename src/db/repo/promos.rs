@@ -43,6 +43,8 @@ pub struct Code {
     pub code: String,
     pub max_uses: Option<i64>,
     pub uses: i64,
+    /// The member a campaign gave this code to (a private sale), if any.
+    pub assigned_card_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -276,4 +278,33 @@ pub fn roll_back(conn: &mut DbConn, redemption: &Redemption) -> QueryResult<bool
     .set(promo_customer_uses::uses.eq(promo_customer_uses::uses - 1))
     .execute(conn)?;
     Ok(true)
+}
+
+/// Gives up to `n` unused, unassigned codes of the pool to the cards, in order (one each); the
+/// codes given. Runs with the campaign's send lock held, so two senders can't give one code twice.
+pub fn assign_codes(conn: &mut DbConn, campaign_id: &str, card_ids: &[&str]) -> QueryResult<Vec<String>> {
+    let free: Vec<(i64, String)> = promo_codes::table
+        .filter(promo_codes::campaign_id.eq(campaign_id))
+        .filter(promo_codes::assigned_card_id.is_null())
+        .filter(promo_codes::uses.eq(0i64))
+        .order(promo_codes::id)
+        .limit(i64::try_from(card_ids.len()).unwrap_or(i64::MAX))
+        .select((promo_codes::id, promo_codes::code))
+        .load(conn)?;
+    let mut given = Vec::with_capacity(free.len());
+    for ((id, code), card_id) in free.into_iter().zip(card_ids) {
+        diesel::update(promo_codes::table.find(id)).set(promo_codes::assigned_card_id.eq(*card_id)).execute(conn)?;
+        given.push(code);
+    }
+    Ok(given)
+}
+
+/// Codes of the pool still free to give (unused, unassigned).
+pub fn unassigned_codes(conn: &mut DbConn, campaign_id: &str) -> QueryResult<i64> {
+    promo_codes::table
+        .filter(promo_codes::campaign_id.eq(campaign_id))
+        .filter(promo_codes::assigned_card_id.is_null())
+        .filter(promo_codes::uses.eq(0i64))
+        .count()
+        .get_result(conn)
 }

@@ -53,7 +53,7 @@ pub struct Bought {
 }
 
 /// What a sale leaves: its amount less what was returned and the discounts given, never below 0.
-const NET: &str = "CAST(COALESCE(SUM(CASE WHEN purchases.amount_cents - purchases.returned_cents \
+pub const NET: &str = "CAST(COALESCE(SUM(CASE WHEN purchases.amount_cents - purchases.returned_cents \
      - purchases.discount_cents > 0 THEN purchases.amount_cents - purchases.returned_cents \
      - purchases.discount_cents ELSE 0 END), 0) AS BIGINT)";
 

@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod cards;
 pub mod conversions;
 pub mod customers;

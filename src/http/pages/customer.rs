@@ -379,3 +379,29 @@ pub async fn delete_account(page: Page, token: web::Path<String>, form: Form) ->
     })
     .await
 }
+
+/// An e-mail's unsubscribe link: a page with one button (a link scanner's GET changes nothing).
+pub async fn unsubscribe_page(page: Page, token: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let token = token.into_inner();
+        let target = crate::service::consents::unsubscribe(page.db(), &page.deps.link_key, &token, false).await?;
+        let lang = page.lang(Lang::from_tag(&target.locale).unwrap_or(Lang::En));
+        let context = json!({"program": {"name": target.program_name}, "token": token, "done": false});
+        page.render(StatusCode::OK, "pages/unsubscribe.html", lang, context)
+    })
+    .await
+}
+
+/// The button, and the mail client's one-click POST (RFC 8058): the signed link is the proof,
+/// so no session and no CSRF token are asked for.
+pub async fn unsubscribe(page: Page, token: web::Path<String>) -> HttpResponse {
+    page.respond(async {
+        let token = token.into_inner();
+        let target = crate::service::consents::unsubscribe(page.db(), &page.deps.link_key, &token, true).await?;
+        let lang = page.lang(Lang::from_tag(&target.locale).unwrap_or(Lang::En));
+        let context = json!({"program": {"name": target.program_name}, "token": token, "done": true,
+            "withdrawn": target.withdrawn});
+        page.render(StatusCode::OK, "pages/unsubscribe.html", lang, context)
+    })
+    .await
+}

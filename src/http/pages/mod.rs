@@ -221,7 +221,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     };
     use customer::{
         card_page, claim_reward, data_export, delete_account, delete_confirm, enrol_program, enrol_referral,
-        login_form, login_link, login_request, login_use, logout, program_page, referral_page,
+        login_form, login_link, login_request, login_use, logout, program_page, referral_page, unsubscribe,
+        unsubscribe_page,
     };
     cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(form_error))
         .service(web::resource("/p/{program}").get(program_page).post(enrol_program))
@@ -233,5 +234,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/c/{token}/rewards/{reward_id}").post(claim_reward))
         .service(web::resource("/c/{token}/data.json").get(data_export))
         .service(web::resource("/c/{token}/delete").get(delete_confirm).post(delete_account))
+        .service(web::resource("/unsubscribe/{token}").get(unsubscribe_page).post(unsubscribe))
         .configure(admin::configure);
 }

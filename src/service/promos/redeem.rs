@@ -74,6 +74,12 @@ pub fn evaluate(
     if campaign.status != CampaignStatus::Active || code_row.max_uses.is_some_and(|m| code_row.uses >= m) {
         return Ok(Err(Refusal::Invalid));
     }
+    // A private sale's code is its member's own: on another card it is no code at all.
+    if let (Some(owner), Some(card)) = (&code_row.assigned_card_id, card)
+        && *owner != card.id
+    {
+        return Ok(Err(Refusal::Invalid));
+    }
     let at = now.naive_utc();
     if campaign.starts_at.is_some_and(|s| at < s) {
         return Ok(Err(Refusal::NotStarted));

@@ -38,6 +38,9 @@ pub struct PassInput {
     pub vouchers_summary: Option<String>,
     /// One line per usable voucher (value, code, end), on the back.
     pub vouchers: Vec<String>,
+    /// The latest campaign message ("title\nbody", with the member's code), first on the back;
+    /// a new one is shown on the lock screen when the pass updates.
+    pub message: Option<String>,
     /// A closed card's pass stays in the wallet, marked void.
     pub voided: bool,
     /// Base URL of the PassKit web service: https for iPhones; http only for devices in developer mode.
@@ -157,7 +160,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (EXPIRY_LABEL, "Points expiry", "Expiration des points"),
     (TERMS_LABEL, "Terms and conditions", "Conditions générales"),
     (CONTACT_LABEL, "Contact", "Contact"),
+    (MESSAGE_LABEL, "News", "Actualités"),
+    (MESSAGE_CHANGED, "%@", "%@"),
 ];
+const MESSAGE_LABEL: &str = "encarte.message.label";
+const MESSAGE_CHANGED: &str = "encarte.message.changed";
 const POINTS_LABEL: &str = "encarte.points.label";
 const POINTS_CHANGED: &str = "encarte.points.changed";
 const MEMBER_LABEL: &str = "encarte.member.label";
@@ -223,7 +230,15 @@ pub fn pass(input: &PassInput, design: &Design) -> Result<Pass, PassError> {
             ..Field::text("vouchers", VOUCHERS_LABEL, summary.clone())
         })
         .collect();
-    let mut back = vec![Field::text("number", NUMBER_LABEL, input.display_number.clone())];
+    let mut back = Vec::new();
+    if let Some(message) = input.message.as_ref().filter(|m| !m.trim().is_empty()) {
+        back.push(Field {
+            change_message: Some(MESSAGE_CHANGED),
+            data_detector_types: vec!["PKDataDetectorTypeLink"],
+            ..Field::text("message", MESSAGE_LABEL, message.clone())
+        });
+    }
+    back.push(Field::text("number", NUMBER_LABEL, input.display_number.clone()));
     if let Some(expiry) = input.expiry.as_ref().filter(|e| !e.is_empty()) {
         back.push(Field::text("expiry", EXPIRY_LABEL, expiry.clone()));
     }

@@ -50,6 +50,7 @@ fn checker_can_read(identity: &SigningIdentity) -> bool {
 
 fn sample_input() -> PassInput {
     PassInput {
+        message: None,
         program_name: "Café Central".into(),
         organization: None,
         serial: "0190f5b2-7c1a-7d3e-9a4b-123456789abc".into(),
