@@ -187,3 +187,34 @@ async fn a_campaign_reaches_each_member_once_with_consent_and_keeps_its_holdout_
     let forged = app.client.post(app.url(&format!("{path}x"))).send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_campaign_moved_later_is_sent_then_and_a_cancelled_one_never() {
+    let app = spawn_app().await;
+    let manager = app.staff.manager.clone();
+    app.enrol("one@example.fr").await;
+    let (_, segment) = app.post("/api/v1/segments", &manager, None, &json!({"name": "All", "rule": {}})).await;
+    let at = |hours: i64| (chrono::Utc::now() + chrono::Duration::hours(hours)).to_rfc3339();
+    let input = json!({"name": "Later", "segment_id": segment["id"], "message": {"title": "t", "body": "b"},
+        "channels": ["wallet"], "send_at": at(1)});
+    let (status, campaign) = app.post("/api/v1/campaigns", &manager, None, &input).await;
+    assert_eq!((status, campaign["state"].as_str()), (StatusCode::CREATED, Some("scheduled")), "{campaign}");
+    let id = campaign["id"].as_str().unwrap();
+    let (status, moved) =
+        app.post(&format!("/api/v1/campaigns/{id}/schedule"), &manager, None, &json!({"send_at": at(2)})).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    // The job queued for the first time comes due: it sends nothing and waits for the new time.
+    app.exec("UPDATE outbox_jobs SET run_at = created_at WHERE kind = 'campaign_send'").await;
+    app.run_jobs().await;
+    let (_, detail) = app.get(&format!("/api/v1/campaigns/{id}"), &manager).await;
+    assert_eq!((detail["campaign"]["state"].as_str(), &detail["report"]), (Some("scheduled"), &Value::Null));
+    assert_eq!(app.count("outbox_jobs", "kind = 'campaign_send' AND state = 'pending'").await, 1);
+
+    let (status, cancelled) = app.post(&format!("/api/v1/campaigns/{id}/cancel"), &manager, None, &json!({})).await;
+    assert_eq!((status, cancelled["state"].as_str()), (StatusCode::OK, Some("cancelled")));
+    let (status, refused) = app.post(&format!("/api/v1/campaigns/{id}/schedule"), &manager, None, &json!({})).await;
+    assert_eq!((status, code(&refused)), (StatusCode::CONFLICT, "campaign_started"));
+    app.exec("UPDATE outbox_jobs SET run_at = created_at WHERE kind = 'campaign_send'").await;
+    app.run_jobs().await;
+    assert_eq!(app.count("campaign_members", "1 = 1").await, 0, "a cancelled campaign takes no snapshot");
+}

@@ -56,9 +56,19 @@ pub async fn run(db: Db, job: CampaignSend) -> anyhow::Result<()> {
         async move { Ok(db.write(move |c| step(c, &program_id, &id, MEMBERS_PER_CHUNK)).await? != Step::More) }
     })
     .await?;
-    if !finished {
-        db.write(move |c| Ok(job.enqueue(c)?)).await?;
-    }
+    db.write(move |c| {
+        if !finished {
+            job.enqueue(c)?;
+        } else if let Some(k) = repo::campaigns::find(c, &job.program_id, &job.campaign_id)?
+            && k.state == CampaignState::Scheduled
+            && let Some(at) = k.send_at.filter(|at| *at > repo::now())
+        {
+            // Moved later after this job was queued (queued jobs coalesce to the earliest time).
+            job.enqueue_at(c, at)?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(())
 }
 
